@@ -1,0 +1,40 @@
+"""Command line: ``python -m s2st_helpers input.wav -o output.wav``.
+
+Writes the English speech as a 16 kHz mono 16-bit wav and prints the translation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import speech_to_speech_translation, write_wav
+from .environment import quiet_logs
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m s2st_helpers", description=__doc__.splitlines()[0])
+    parser.add_argument("input", help="recording in any language (wav, flac, ogg, mp3, webm...)")
+    parser.add_argument("-o", "--output", default="translated.wav", help="wav file to write (default: %(default)s)")
+    parser.add_argument("--speaker", default=None, help="x-vector: slt, bdl, clb, rms, awb, ksp or an utterance name")
+    parser.add_argument("--beams", type=int, default=1, help="Whisper beam size (default: greedy)")
+    parser.add_argument("--maxlenratio", type=float, default=None, help="SpeechT5 length cap, per input token")
+    args = parser.parse_args(argv)
+    quiet_logs()
+    options = {} if args.maxlenratio is None else {"maxlenratio": args.maxlenratio}
+    try:
+        result = speech_to_speech_translation(args.input, speaker=args.speaker,
+                                              generate_kwargs={"num_beams": args.beams}, **options)
+    except (ValueError, TypeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    rate, audio = result
+    write_wav(args.output, audio, rate)
+    print(result.text)
+    print(f"[{result.language or '?'} -> en, {len(audio) / rate:.2f} s of speech in {args.output}; "
+          + ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items()) + "]", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

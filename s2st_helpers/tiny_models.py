@@ -1,0 +1,139 @@
+"""Tiny random Whisper, SpeechT5 and HiFi-GAN, built from configs with no download.
+
+Introduced in ``00_setup`` (offline practice). They have the real architectures and
+the real interfaces (tokenizers included, trained here on a few sentences), so every
+line of the workbook runs on them in seconds; what they say is noise. The tests and
+the notebook CI use them through the ``S2ST_*`` variables::
+
+    python -m s2st_helpers.tiny_models DIR   # prints the three export lines
+"""
+
+from __future__ import annotations
+
+import json
+import string
+import sys
+import tempfile
+from pathlib import Path
+
+CORPUS = ["the quick brown fox jumps over the lazy dog", "hello world, how are you today?",
+          "speech to speech translation with whisper and speecht5", string.ascii_letters,
+          "0123456789 .,!?'-:;\"()"]
+STAMP = ".complete"
+
+
+def build_tiny_models(out_dir, *, max_text_positions: int = 60) -> dict[str, str]:
+    """Write the three tiny checkpoints under ``out_dir``; returns their paths by role.
+
+    ``max_text_positions`` is small on purpose, so that text chunking is exercised
+    by short sentences.
+    """
+    import torch
+
+    out = Path(out_dir).expanduser()
+    paths = {"asr": out / "whisper-tiny-random", "tts": out / "speecht5-tiny-random",
+             "vocoder": out / "hifigan-tiny-random"}
+    if all((p / STAMP).exists() for p in paths.values()):
+        return {k: str(v) for k, v in paths.items()}
+    state = torch.random.get_rng_state()
+    torch.manual_seed(0)
+    try:
+        _whisper(paths["asr"])
+        _speecht5(paths["tts"], max_text_positions)
+        _hifigan(paths["vocoder"])
+    finally:
+        torch.random.set_rng_state(state)
+    for p in paths.values():
+        (p / STAMP).write_text("")
+    return {k: str(v) for k, v in paths.items()}
+
+
+def _whisper(path: Path) -> None:
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import (GenerationConfig, WhisperConfig, WhisperFeatureExtractor,
+                              WhisperForConditionalGeneration, WhisperProcessor, WhisperTokenizer)
+    from transformers.models.whisper.tokenization_whisper import LANGUAGES
+
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.train_from_iterator(CORPUS, trainers.BpeTrainer(
+        vocab_size=400, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
+    with tempfile.TemporaryDirectory() as tmp:
+        bpe.model.save(tmp)  # vocab.json + merges.txt, what WhisperTokenizer reads
+        tokenizer = WhisperTokenizer(f"{tmp}/vocab.json", f"{tmp}/merges.txt", unk_token="<|endoftext|>",
+                                     bos_token="<|endoftext|>", eos_token="<|endoftext|>",
+                                     pad_token="<|endoftext|>")
+    # Whisper's special tokens, in Whisper's order: <|nospeech|> sits right before
+    # <|notimestamps|>, and the timestamps follow it
+    specials = (["<|endoftext|>", "<|startoftranscript|>"] + [f"<|{c}|>" for c in LANGUAGES]
+                + ["<|translate|>", "<|transcribe|>", "<|startoflm|>", "<|startofprev|>",
+                   "<|nospeech|>", "<|notimestamps|>"])
+    tokenizer.add_special_tokens({"additional_special_tokens": specials})
+    tokenizer.add_tokens([f"<|{i * 0.02:.2f}|>" for i in range(1501)])
+    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in specials}
+    eot, sot = ids["<|endoftext|>"], ids["<|startoftranscript|>"]
+
+    config = WhisperConfig(
+        vocab_size=len(tokenizer), num_mel_bins=80, d_model=64, encoder_layers=2, decoder_layers=2,
+        encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=128, decoder_ffn_dim=128,
+        max_source_positions=1500, max_target_positions=448, bos_token_id=eot, eos_token_id=eot,
+        pad_token_id=eot, decoder_start_token_id=sot, suppress_tokens=[], begin_suppress_tokens=[eot])
+    model = WhisperForConditionalGeneration(config).eval()
+    model.generation_config = GenerationConfig(
+        bos_token_id=eot, eos_token_id=eot, pad_token_id=eot, decoder_start_token_id=sot,
+        suppress_tokens=[], begin_suppress_tokens=[eot], is_multilingual=True,
+        lang_to_id={f"<|{c}|>": ids[f"<|{c}|>"] for c in LANGUAGES},
+        task_to_id={"transcribe": ids["<|transcribe|>"], "translate": ids["<|translate|>"]},
+        no_timestamps_token_id=ids["<|notimestamps|>"], prev_sot_token_id=ids["<|startofprev|>"],
+        max_initial_timestamp_index=50, max_length=448, alignment_heads=[[1, 0]], return_timestamps=False)
+    model.save_pretrained(path)
+    processor = WhisperProcessor(WhisperFeatureExtractor(feature_size=80), tokenizer)
+    processor.save_pretrained(path)
+
+
+def _speecht5(path: Path, max_text_positions: int) -> None:
+    import sentencepiece as spm
+    import torch
+    from transformers import (SpeechT5Config, SpeechT5FeatureExtractor, SpeechT5ForTextToSpeech,
+                              SpeechT5Processor, SpeechT5Tokenizer)
+
+    chars = string.ascii_letters + " .,!?'-:;\"()"  # no digits, like the real vocabulary
+    with tempfile.TemporaryDirectory() as tmp:
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=iter([chars] * 20 + CORPUS[:3] * 20), model_prefix=f"{tmp}/spm_char",
+            model_type="char", vocab_size=len(set(chars)) + 4, character_coverage=1.0,
+            bos_id=0, pad_id=1, eos_id=2, unk_id=3, minloglevel=3)
+        tokenizer = SpeechT5Tokenizer(vocab_file=f"{tmp}/spm_char.model")
+        processor = SpeechT5Processor(feature_extractor=SpeechT5FeatureExtractor(), tokenizer=tokenizer)
+        config = SpeechT5Config(
+            vocab_size=len(tokenizer), hidden_size=32, encoder_layers=1, decoder_layers=1,
+            encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64,
+            speech_decoder_prenet_units=32, speech_decoder_postnet_units=32, speech_decoder_postnet_layers=2,
+            max_text_positions=max_text_positions, max_speech_positions=400, speaker_embedding_dim=512)
+        model = SpeechT5ForTextToSpeech(config).eval()
+        with torch.no_grad():  # the stop head never fires, so output length = maxlenratio * tokens
+            model.speech_decoder_postnet.prob_out.weight.zero_()
+            model.speech_decoder_postnet.prob_out.bias.fill_(-20.0)
+        model.save_pretrained(path)
+        processor.save_pretrained(path)
+
+
+def _hifigan(path: Path) -> None:
+    from transformers import SpeechT5HifiGan, SpeechT5HifiGanConfig
+
+    config = SpeechT5HifiGanConfig(upsample_initial_channel=32, resblock_kernel_sizes=[3],
+                                   resblock_dilation_sizes=[[1, 3]])
+    SpeechT5HifiGan(config).eval().save_pretrained(path)
+
+
+def main(argv=None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    out = args[0] if args else str(Path.home() / ".cache" / "s2st-tiny")
+    paths = build_tiny_models(out)
+    names = {"asr": "S2ST_ASR_MODEL", "tts": "S2ST_TTS_MODEL", "vocoder": "S2ST_VOCODER"}
+    for role, var in names.items():
+        print(f"export {var}={json.dumps(paths[role])}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from s2st_helpers import S2STResult, speech_to_speech_translation
+
+
+def test_tutorial_contract(tiny, wav_file):
+    result = speech_to_speech_translation(wav_file, maxlenratio=2.0)
+    rate, audio = result
+    assert isinstance(result, tuple) and len(result) == 2
+    assert rate == 16000 and audio.dtype == np.int16 and audio.ndim == 1 and audio.size > 0
+    assert isinstance(result.text, str) and result.text
+    assert set(result.timings) == {"translate", "synthesise", "total"}
+    assert result.timings["total"] >= result.timings["translate"] + result.timings["synthesise"] - 1e-6
+
+
+def test_accepts_gradio_numpy_input(tiny, speech):
+    gradio_value = (16000, (speech * 32767).astype(np.int16))
+    rate, audio = speech_to_speech_translation(gradio_value, maxlenratio=1.0)
+    assert rate == 16000 and audio.size > 0
+
+
+def test_silence_gives_empty_speech(tiny):
+    result = speech_to_speech_translation(np.zeros(16000, np.float32), sampling_rate=16000)
+    assert result.text == "" and result[1].shape == (0,) and result[1].dtype == np.int16
+
+
+def test_options_pass_through(tiny, wav_file, monkeypatch):
+    import s2st_helpers.cascade as cascade
+
+    seen = {}
+    monkeypatch.setattr(cascade, "synthesise", lambda text, voice, **k: seen.update(k, voice=voice)
+                        or np.zeros(10, np.float32))
+    speech_to_speech_translation(wav_file, speaker="bdl", threshold=0.4, minlenratio=0.1, maxlenratio=3.0,
+                                 seed=1, generate_kwargs={"num_beams": 2})
+    assert seen["threshold"] == 0.4 and seen["minlenratio"] == 0.1 and seen["maxlenratio"] == 3.0
+    assert seen["seed"] == 1 and seen["voice"].shape == (512,)
+
+
+def test_bad_speaker_fails_before_translation(monkeypatch, wav_file):
+    import s2st_helpers.cascade as cascade
+
+    monkeypatch.setattr(cascade, "translate_details", lambda *a, **k: pytest.fail("translated anyway"))
+    with pytest.raises(ValueError, match="x-vector"):
+        speech_to_speech_translation(wav_file, speaker=np.zeros(3))
+
+
+def test_result_pickles_as_tuple():
+    result = S2STResult(16000, np.zeros(3, np.int16), "hi", "it", {"total": 1.0})
+    rate, audio = result
+    assert rate == 16000 and result.text == "hi"
+
+
+def run_cli(args, tiny_paths):
+    env = {**os.environ, "S2ST_ASR_MODEL": tiny_paths["asr"], "S2ST_TTS_MODEL": tiny_paths["tts"],
+           "S2ST_VOCODER": tiny_paths["vocoder"], "S2ST_DEVICE": "cpu"}
+    return subprocess.run([sys.executable, "-m", "s2st_helpers", *args], env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_command_line_writes_wav(tiny_paths, wav_file, tmp_path):
+    out = tmp_path / "english.wav"
+    done = run_cli([str(wav_file), "-o", str(out), "--maxlenratio", "2", "--speaker", "bdl"], tiny_paths)
+    assert done.returncode == 0, done.stderr
+    info = sf.info(out)
+    assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16") and info.frames > 0
+    assert done.stdout.strip()  # the translation
+    assert "translate" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_command_line_bad_input(tiny_paths, tmp_path):
+    done = run_cli([str(tmp_path / "missing.wav"), "-o", str(tmp_path / "x.wav")], tiny_paths)
+    assert done.returncode == 2 and "not found" in done.stderr and "Traceback" not in done.stderr

@@ -1,0 +1,51 @@
+import numpy as np
+import pytest
+
+from s2st_helpers import load_sample
+from s2st_helpers import samples
+
+
+def test_offline_falls_back_to_bundled_clip(monkeypatch):
+    monkeypatch.setattr(samples, "_from_hub", lambda *a: (_ for _ in ()).throw(ConnectionError("offline")))
+    with pytest.warns(UserWarning, match="bundled"):
+        sample = load_sample("it")
+    assert sample["sampling_rate"] == 16000 and sample["array"].dtype == np.float32
+    assert len(sample["array"]) == pytest.approx(4.75 * 16000, rel=0.01)
+    assert sample["text"].startswith("Dal passo") and "Apache-2.0" in sample["source"]
+
+
+def test_every_bundled_language_loads():
+    assert samples.bundled_languages() == ["de", "es", "fr", "it", "pt", "ru", "zh"]
+    for language in samples.bundled_languages():
+        assert load_sample(language, offline=True)["array"].size > 16000
+
+
+def test_unknown_language_offline():
+    with pytest.raises(ValueError, match="no bundled clip"):
+        load_sample("xx", offline=True)
+    with pytest.raises(ValueError, match="language"):
+        load_sample("")
+
+
+def test_hub_path_reads_undecoded_audio(monkeypatch, wav_file):
+    """The hub stream is cast to undecoded bytes and decoded by the package."""
+    import datasets
+
+    calls = {}
+
+    class FakeStream:
+        def cast_column(self, name, feature):
+            calls["cast"] = (name, feature.decode)
+            return self
+
+        def __iter__(self):
+            yield {"audio": {"bytes": wav_file.read_bytes(), "path": "x.wav"}, "text": "ciao a tutti"}
+
+    monkeypatch.setattr(datasets, "load_dataset",
+                        lambda *a, **k: calls.update(args=a, kwargs=k) or FakeStream())
+    sample = load_sample("it", offline=False)
+    assert calls["args"] == ("qmeeus/voxpopuli", "it") and calls["kwargs"]["streaming"] is True
+    assert calls["cast"] == ("audio", False)
+    assert sample["text"] == "ciao a tutti" and sample["array"].shape == (32000,)
+    with pytest.raises(ValueError, match="fewer than"):
+        load_sample("it", index=5, offline=False)
