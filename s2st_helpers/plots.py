@@ -1,0 +1,68 @@
+"""Pictures for the notebooks: waveforms, log-mel spectrograms, voices, latencies.
+
+Introduced in ``02_text_to_speech`` (and used again in ``03_speech_to_speech``).
+The log-mel spectrogram is computed with transformers' own audio utilities, with
+SpeechT5's settings (80 mel bands, 1024-point FFT, 256-sample hop at 16 kHz).
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .audio import SAMPLING_RATE
+
+
+def log_mel(audio: np.ndarray) -> np.ndarray:
+    """Log-mel spectrogram (80 x frames) with SpeechT5's settings."""
+    from transformers.audio_utils import mel_filter_bank, spectrogram, window_function
+
+    mel = mel_filter_bank(num_frequency_bins=513, num_mel_filters=80, min_frequency=80,
+                          max_frequency=7600, sampling_rate=SAMPLING_RATE, norm="slaney", mel_scale="slaney")
+    return spectrogram(np.asarray(audio, np.float32), window_function(1024, "hann"), frame_length=1024,
+                       hop_length=256, fft_length=1024, mel_filters=mel, log_mel="log10", mel_floor=1e-10)
+
+
+def waveform_and_spectrogram(audio: np.ndarray, title: str = ""):
+    """Waveform above its log-mel spectrogram; returns the figure."""
+    audio = np.asarray(audio, np.float32)
+    if audio.dtype.kind == "i":
+        audio = audio / 32768.0
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 4.5), sharex=False, constrained_layout=True)
+    seconds = np.arange(len(audio)) / SAMPLING_RATE
+    top.plot(seconds, audio, linewidth=0.5)
+    top.set(xlabel="seconds", ylabel="amplitude", title=title, xlim=(0, max(seconds[-1], 1e-3)))
+    image = bottom.imshow(log_mel(audio), origin="lower", aspect="auto", cmap="magma",
+                          extent=(0, len(audio) / SAMPLING_RATE, 0, 80))
+    bottom.set(xlabel="seconds", ylabel="mel band")
+    fig.colorbar(image, ax=bottom, label="log10 power")
+    return fig
+
+
+def speaker_map(names: list[str], vectors: np.ndarray, title: str = "x-vectors, first two principal components"):
+    """2-D PCA map of x-vectors, coloured by speaker (the middle part of the name)."""
+    from sklearn.decomposition import PCA
+
+    from .speakers import short_name
+
+    points = PCA(n_components=2).fit_transform(np.asarray(vectors))
+    speakers = [short_name(n) for n in names]
+    fig, ax = plt.subplots(figsize=(6, 5), constrained_layout=True)
+    for speaker in sorted(set(speakers)):
+        mask = np.array([s == speaker for s in speakers])
+        ax.scatter(points[mask, 0], points[mask, 1], s=8 if mask.sum() > 20 else 60, label=speaker, alpha=0.7)
+    ax.set(title=title, xlabel="PC 1", ylabel="PC 2")
+    ax.legend(markerscale=2, fontsize="small")
+    return fig
+
+
+def latency_chart(timings: dict, audio_seconds: float | None = None):
+    """Horizontal bars of per-stage seconds; marks the input's duration if given."""
+    stages = [k for k in timings if k != "total"]
+    fig, ax = plt.subplots(figsize=(7, 2.5), constrained_layout=True)
+    ax.barh(stages, [timings[k] for k in stages], color=["tab:blue", "tab:orange", "tab:green"][: len(stages)])
+    if audio_seconds:
+        ax.axvline(audio_seconds, color="grey", linestyle="--", label=f"input length {audio_seconds:.1f} s")
+        ax.legend(loc="lower right")
+    ax.set(xlabel="seconds", title=f"per-stage latency (total {timings.get('total', sum(timings.values())):.2f} s)")
+    return fig

@@ -1,0 +1,86 @@
+"""Worked solutions to the notebooks' exercises, behind one switch.
+
+Each notebook ends with exercises; their solutions are plain, tested functions here.
+A teacher hides them all at once with ``S2ST_HIDE_SOLUTIONS=1`` in the environment
+(or ``solutions.hide()`` in a first cell): calling one then says so instead of
+answering.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+
+import numpy as np
+
+_hidden = False
+
+
+def hide(hidden: bool = True) -> None:
+    global _hidden
+    _hidden = hidden
+
+
+def hidden() -> bool:
+    return _hidden or os.environ.get("S2ST_HIDE_SOLUTIONS", "") not in ("", "0")
+
+
+def solution(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if hidden():
+            raise RuntimeError(f"The solution {fn.__name__}() is hidden by your teacher: try it yourself first!")
+        return fn(*args, **kwargs)
+    return wrapper
+
+
+@solution
+def compare_decoding(audio, beams=(1, 5), **kwargs) -> list[dict]:
+    """01, exercise 1: greedy vs beam search, text and time side by side."""
+    from .translation import translate
+
+    rows = []
+    for num_beams in beams:
+        start = time.perf_counter()
+        text = translate(audio, num_beams=num_beams, **kwargs)
+        rows.append({"num_beams": num_beams, "text": text, "seconds": time.perf_counter() - start})
+    return rows
+
+
+@solution
+def transcribe_and_translate(audio) -> dict:
+    """01, exercise 2: what was said (source language) next to its English translation."""
+    from .translation import translate, translate_details
+
+    english = translate_details(audio)
+    said = translate(audio, task="transcribe", language=english.language) if english.text else ""
+    return {"language": english.language, "transcript": said, "translation": english.text}
+
+
+@solution
+def nearest_speakers(vector, k: int = 3) -> list[tuple[str, float]]:
+    """02, exercise: which bundled voices is this x-vector closest to (cosine similarity)?"""
+    from .speakers import bundled_speakers, load_speaker
+
+    v = load_speaker(vector)
+    scores = []
+    for short in bundled_speakers():
+        other = load_speaker(short)
+        scores.append((short, float(v @ other / (np.linalg.norm(v) * np.linalg.norm(other)))))
+    return sorted(scores, key=lambda s: -s[1])[:k]
+
+
+@solution
+def round_trip(audio, **options) -> dict:
+    """03, exercise: translate, speak, and let Whisper transcribe the English speech back."""
+    import jiwer
+
+    from .cascade import speech_to_speech_translation
+    from .translation import translate
+
+    result = speech_to_speech_translation(audio, **options)
+    rate, speech = result
+    heard = translate((rate, speech), task="transcribe", language="en") if speech.size else ""
+    error = jiwer.wer(result.text.lower(), heard.lower()) if result.text and heard else 1.0
+    return {"translation": result.text, "heard_back": heard, "wer": error}

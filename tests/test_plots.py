@@ -1,0 +1,21 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+
+from s2st_helpers import plots  # noqa: E402
+from s2st_helpers.speakers import bundled_speakers, load_speaker  # noqa: E402
+
+
+def test_log_mel_shape(speech):
+    mel = plots.log_mel(speech)
+    assert mel.shape[0] == 80 and abs(mel.shape[1] - len(speech) / 256) <= 2 and np.isfinite(mel).all()
+
+
+def test_figures(speech):
+    assert len(plots.waveform_and_spectrogram(speech, "x").axes) == 3
+    names = list(bundled_speakers().values())
+    fig = plots.speaker_map(names, np.stack([load_speaker(n) for n in names]))
+    assert len(fig.axes[0].collections) == 6
+    assert plots.latency_chart({"translate": 1.0, "synthesise": 2.0, "total": 3.0}, 4.0).axes
