@@ -8,4 +8,12 @@ if ! "$PY" -c "import torch" 2>/dev/null; then
   "$PY" -m pip install --quiet "torch==2.13.0"
 fi
 "$PY" -m pip install --quiet -e ".[test]"
+# the browser tests drive Debian's Chromium (Playwright must not download a browser)
+if ! command -v chromium >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium) >/dev/null
+  else
+    echo "note: install Chromium (Debian/Ubuntu: sudo apt-get install chromium) for the browser tests" >&2
+  fi
+fi
 "$PY" -c "import s2st_helpers; print('s2st_helpers', s2st_helpers.__version__, 'installed')"

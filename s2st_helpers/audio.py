@@ -61,7 +61,7 @@ def read_file(source) -> tuple[np.ndarray, int]:
     if isinstance(source, (bytes, bytearray, memoryview)):
         if len(source) == 0:
             raise ValueError("audio bytes are empty")
-        data, name = bytes(source), "the audio bytes"
+        data, name = bytes(source), "the audio data"
     else:
         path = Path(source).expanduser()
         if not path.exists():
@@ -173,9 +173,9 @@ def to_int16(waveform: np.ndarray) -> np.ndarray:
     return (np.clip(waveform, -1.0, 1.0) * np.iinfo(np.int16).max).astype(np.int16)
 
 
-def write_wav(path, waveform: np.ndarray, sampling_rate: int = SAMPLING_RATE) -> Path:
-    """Write mono audio as a 16-bit PCM wav."""
-    path = Path(path)
+def write_wav(target, waveform: np.ndarray, sampling_rate: int = SAMPLING_RATE):
+    """Write mono audio as a 16-bit PCM wav to a path or a binary file object."""
     data = waveform if waveform.dtype == np.int16 else to_int16(waveform)
-    sf.write(path, data, sampling_rate, subtype="PCM_16")
-    return path
+    sf.write(target if hasattr(target, "write") else Path(target), data, sampling_rate,
+             subtype="PCM_16", format="WAV")
+    return target

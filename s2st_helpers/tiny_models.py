@@ -1,11 +1,11 @@
-"""Tiny random Whisper, SpeechT5 and HiFi-GAN, built from configs with no download.
+"""Tiny random Whisper, SpeechT5, HiFi-GAN and MMS-TTS, built from configs with no download.
 
 Introduced in ``00_setup`` (offline practice). They have the real architectures and
 the real interfaces (tokenizers included, trained here on a few sentences), so every
 line of the workbook runs on them in seconds; what they say is noise. The tests and
 the notebook CI use them through the ``S2ST_*`` variables::
 
-    python -m s2st_helpers.tiny_models DIR   # prints the three export lines
+    python -m s2st_helpers.tiny_models DIR   # prints the export lines
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def build_tiny_models(out_dir, *, max_text_positions: int = 60) -> dict[str, str
 
     out = Path(out_dir).expanduser()
     paths = {"asr": out / "whisper-tiny-random", "tts": out / "speecht5-tiny-random",
-             "vocoder": out / "hifigan-tiny-random"}
+             "vocoder": out / "hifigan-tiny-random", "mms": out / "mms-tts-tiny-random"}
     if all((p / STAMP).exists() for p in paths.values()):
         return {k: str(v) for k, v in paths.items()}
     state = torch.random.get_rng_state()
@@ -41,6 +41,7 @@ def build_tiny_models(out_dir, *, max_text_positions: int = 60) -> dict[str, str
         _whisper(paths["asr"])
         _speecht5(paths["tts"], max_text_positions)
         _hifigan(paths["vocoder"])
+        _mms(paths["mms"])
     finally:
         torch.random.set_rng_state(state)
     for p in paths.values():
@@ -49,6 +50,7 @@ def build_tiny_models(out_dir, *, max_text_positions: int = 60) -> dict[str, str
 
 
 def _whisper(path: Path) -> None:
+    import torch
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
     from transformers import (GenerationConfig, WhisperConfig, WhisperFeatureExtractor,
                               WhisperForConditionalGeneration, WhisperProcessor, WhisperTokenizer)
@@ -72,16 +74,23 @@ def _whisper(path: Path) -> None:
     tokenizer.add_tokens([f"<|{i * 0.02:.2f}|>" for i in range(1501)])
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in specials}
     eot, sot = ids["<|endoftext|>"], ids["<|startoftranscript|>"]
+    # random weights would mostly pick special or timestamp tokens, which decode to "":
+    # suppress the specials, and give timestamps zero logits (below, through the tied
+    # embedding) rather than none, since long-form decoding must still be able to pick them
+    first_timestamp = ids["<|notimestamps|>"] + 1
+    suppress = sorted(set(range(sot, first_timestamp)) - {eot})
 
     config = WhisperConfig(
         vocab_size=len(tokenizer), num_mel_bins=80, d_model=64, encoder_layers=2, decoder_layers=2,
         encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=128, decoder_ffn_dim=128,
         max_source_positions=1500, max_target_positions=448, bos_token_id=eot, eos_token_id=eot,
-        pad_token_id=eot, decoder_start_token_id=sot, suppress_tokens=[], begin_suppress_tokens=[eot])
+        pad_token_id=eot, decoder_start_token_id=sot, suppress_tokens=suppress, begin_suppress_tokens=[eot])
     model = WhisperForConditionalGeneration(config).eval()
+    with torch.no_grad():
+        model.model.decoder.embed_tokens.weight[first_timestamp:] = 0.0
     model.generation_config = GenerationConfig(
         bos_token_id=eot, eos_token_id=eot, pad_token_id=eot, decoder_start_token_id=sot,
-        suppress_tokens=[], begin_suppress_tokens=[eot], is_multilingual=True,
+        suppress_tokens=suppress, begin_suppress_tokens=[eot], is_multilingual=True,
         lang_to_id={f"<|{c}|>": ids[f"<|{c}|>"] for c in LANGUAGES},
         task_to_id={"transcribe": ids["<|transcribe|>"], "translate": ids["<|translate|>"]},
         no_timestamps_token_id=ids["<|notimestamps|>"], prev_sot_token_id=ids["<|startofprev|>"],
@@ -126,11 +135,32 @@ def _hifigan(path: Path) -> None:
     SpeechT5HifiGan(config).eval().save_pretrained(path)
 
 
+def _mms(path: Path) -> None:
+    """A tiny VITS (MMS-TTS) with a French-ish character vocabulary."""
+    from transformers import VitsConfig, VitsModel, VitsTokenizer
+
+    vocab = {c: i for i, c in enumerate(" " + string.ascii_lowercase + "'.,!?-éèàçâêîôû")}
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "vocab.json").write_text(json.dumps(vocab))
+        tokenizer = VitsTokenizer(f"{tmp}/vocab.json", language="fra", add_blank=True, normalize=True,
+                                  phonemize=False)
+    config = VitsConfig(
+        vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1, num_attention_heads=2, ffn_dim=32,
+        flow_size=16, spectrogram_bins=33, upsample_initial_channel=16, upsample_rates=[8, 8, 4],
+        upsample_kernel_sizes=[16, 16, 8], resblock_kernel_sizes=[3], resblock_dilation_sizes=[[1, 3]],
+        prior_encoder_num_flows=1, prior_encoder_num_wavenet_layers=1, posterior_encoder_num_wavenet_layers=1,
+        duration_predictor_num_flows=1, duration_predictor_filter_channels=16, depth_separable_num_layers=1,
+        sampling_rate=16000)
+    VitsModel(config).eval().save_pretrained(path)
+    tokenizer.save_pretrained(path)
+
+
 def main(argv=None) -> None:
     args = sys.argv[1:] if argv is None else argv
     out = args[0] if args else str(Path.home() / ".cache" / "s2st-tiny")
     paths = build_tiny_models(out)
-    names = {"asr": "S2ST_ASR_MODEL", "tts": "S2ST_TTS_MODEL", "vocoder": "S2ST_VOCODER"}
+    names = {"asr": "S2ST_ASR_MODEL", "tts": "S2ST_TTS_MODEL", "vocoder": "S2ST_VOCODER",
+             "mms": "S2ST_MMS_MODEL"}
     for role, var in names.items():
         print(f"export {var}={json.dumps(paths[role])}")
 

@@ -34,7 +34,8 @@ def tiny_paths(tmp_path_factory):
 @pytest.fixture
 def tiny(tiny_paths, monkeypatch):
     """Point the package at the tiny models (and forget any loaded before)."""
-    for key, var in (("asr", "S2ST_ASR_MODEL"), ("tts", "S2ST_TTS_MODEL"), ("vocoder", "S2ST_VOCODER")):
+    for key, var in (("asr", "S2ST_ASR_MODEL"), ("tts", "S2ST_TTS_MODEL"), ("vocoder", "S2ST_VOCODER"),
+                     ("mms", "S2ST_MMS_MODEL")):
         monkeypatch.setenv(var, tiny_paths[key])
     monkeypatch.setenv("S2ST_DEVICE", "cpu")
     yield tiny_paths
@@ -64,3 +65,25 @@ def wav_file(tmp_path, speech):
     path = tmp_path / "speech.wav"
     sf.write(path, speech, 16000, subtype="PCM_16")
     return path
+
+
+@pytest.fixture(scope="session")
+def mic_clip():
+    """The real clip the fake microphone plays (bundled: the tests need no ../shared)."""
+    from importlib import resources
+
+    return str(resources.files("s2st_helpers") / "data" / "samples" / "it_001.wav")
+
+
+@pytest.fixture(scope="session")
+def browser(mic_clip):
+    """One headless Chromium per test session (a second sync Playwright fails)."""
+    from playwright.sync_api import sync_playwright
+
+    from .browser_support import chromium_or_skip, launch_args
+
+    executable = chromium_or_skip()
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=executable, headless=True, args=launch_args(mic_clip))
+        yield chromium
+        chromium.close()

@@ -1,0 +1,118 @@
+"""The tutorial's Gradio demo, on the Gradio 6 API.
+
+Introduced in ``04_demo``. Changes from the tutorial, and why:
+
+* ``gr.Audio(source="microphone")`` is now ``gr.Audio(sources=["microphone"])``
+  (renamed in Gradio 4; Gradio 6 rejects the old keyword).
+* ``demo.launch(debug=True)`` blocks the notebook cell forever; :func:`launch`
+  returns at once and the demo keeps running until ``demo.close()``.
+* It binds 127.0.0.1 (browsers only give the microphone to localhost or https),
+  queues requests with a concurrency limit, caps upload size, and turns bad input
+  into a message for the user (``gr.Error``) instead of a dead worker.
+
+From a shell: ``python -m s2st_helpers.demo`` (``--help`` for options).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from .cascade import speech_to_speech_translation
+from .speakers import bundled_speakers, list_speakers
+
+MAX_UPLOAD = "20mb"
+TITLE = "Speech-to-speech translation"
+DESCRIPTION = ("Speak or upload speech in any of ~96 languages; hear it in English. "
+               "Whisper base translates, SpeechT5 speaks.")
+
+
+def speaker_choices() -> list[tuple[str, str]]:
+    """(label, value) pairs of the bundled voices, the tutorial's first."""
+    voices = sorted(bundled_speakers(), key=lambda s: (s != "slt", s))
+    return [(f"{s} - {list_speakers()[s]}", s) for s in voices]
+
+
+def translate_for_demo(audio, speaker: str | None = None, synthesis_options: dict | None = None):
+    """The event handler: audio file path -> ((rate, int16), English text, details)."""
+    import gradio as gr
+
+    if audio is None:
+        raise gr.Error("No audio yet: record something or upload a file first.")
+    try:
+        result = speech_to_speech_translation(audio, speaker=speaker or None, **(synthesis_options or {}))
+    except (ValueError, TypeError) as err:
+        raise gr.Error(f"Could not translate this audio: {err}") from None
+    rate, speech = result
+    timing = ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items())
+    details = f"source language: {result.language or 'none detected'} | {timing}"
+    if not result.text:
+        details = "No speech heard. | " + details
+    return (rate, speech), result.text, details
+
+
+def build_demo(*, synthesis_options: dict | None = None, concurrency_limit: int = 1,
+               queue_size: int = 64):
+    """Microphone and Audio-file tabs, a speaker choice, the English text and speech."""
+    import gradio as gr
+
+    def handler(audio, speaker):
+        return translate_for_demo(audio, speaker, synthesis_options)
+
+    choices = speaker_choices()
+
+    def interface(source: str, api_name: str):
+        return gr.Interface(
+            fn=handler,
+            inputs=[gr.Audio(sources=[source], type="filepath", label="Speech in any language"),
+                    gr.Dropdown(choices=choices, value=choices[0][1], label="English voice")],
+            outputs=[gr.Audio(label="English speech", type="numpy", autoplay=False),
+                     gr.Textbox(label="English text"), gr.Textbox(label="Details")],
+            api_name=api_name, flagging_mode="never", concurrency_limit=concurrency_limit,
+            description=DESCRIPTION)
+
+    # built outside any Blocks context: inside one, each Interface would render twice
+    demo = gr.TabbedInterface([interface("microphone", "translate_microphone"),
+                               interface("upload", "translate_file")],
+                              ["Microphone", "Audio file"], title=TITLE)
+    demo.queue(max_size=queue_size, default_concurrency_limit=concurrency_limit)
+    return demo
+
+
+def launch(demo=None, *, server_name: str = "127.0.0.1", server_port: int | None = None,
+           share: bool | None = None, max_file_size: str = MAX_UPLOAD, **kwargs):
+    """Start the demo without blocking (in a notebook it shows inline); returns it.
+
+    Stop it with ``demo.close()``. Colab shares a public link by default; elsewhere
+    pass ``share=True`` for one (it needs internet).
+    """
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    demo = demo or build_demo()
+    demo.launch(server_name=server_name, server_port=server_port, share=share, max_file_size=max_file_size,
+                prevent_thread_lock=True, **kwargs)
+    return demo
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m s2st_helpers.demo", description=DESCRIPTION)
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--share", action="store_true", help="also make a public gradio.live link")
+    parser.add_argument("--concurrency", type=int, default=1, help="requests worked on at once")
+    parser.add_argument("--maxlenratio", type=float, default=None, help="SpeechT5 length cap")
+    args = parser.parse_args(argv)
+    from .environment import quiet_logs
+
+    quiet_logs()
+    options = {} if args.maxlenratio is None else {"maxlenratio": args.maxlenratio}
+    demo = launch(build_demo(synthesis_options=options, concurrency_limit=args.concurrency),
+                  server_name=args.host, server_port=args.port, share=args.share, inline=False)
+    print(f"Serving on {demo.local_url} - Ctrl+C to stop", flush=True)
+    try:
+        demo.block_thread()
+    finally:
+        demo.close()
+
+
+if __name__ == "__main__":
+    main()

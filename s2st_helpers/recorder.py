@@ -1,0 +1,129 @@
+"""A microphone recorder widget and the inline S2ST app built on it.
+
+Introduced in ``04_demo``. The tutorial's era used ipywebrtc, unmaintained since 2021
+and broken on JupyterLab 4; this recorder is a small anywidget (JupyterLab 4,
+Notebook 7, Colab). The browser records at 16 kHz mono (it resamples the
+microphone itself) and hands Python float32 samples; where the microphone cannot be
+used (VS Code, plain http on another host) it says so and offers a file upload.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import anywidget
+import ipywidgets as widgets
+import numpy as np
+import traitlets
+from ipywidgets.widgets.trait_types import bytes_serialization  # memoryview from the browser -> bytes
+
+from .audio import SAMPLING_RATE, load_audio, to_int16, write_wav
+
+STATIC = Path(__file__).parent / "static"
+
+
+class Recorder(anywidget.AnyWidget):
+    """Record from the browser's microphone, or upload a file.
+
+    ``recorder.value`` is the latest recording or upload as 16 kHz mono float32
+    (None before the first). ``recorder.on_audio(fn)`` calls ``fn(array)`` on each.
+    """
+
+    _esm = STATIC / "recorder.js"
+    _css = STATIC / "recorder.css"
+    audio = traitlets.Bytes(b"").tag(sync=True, **bytes_serialization)  # float32 little-endian PCM
+    sample_rate = traitlets.Int(SAMPLING_RATE).tag(sync=True)
+    target_rate = traitlets.Int(SAMPLING_RATE).tag(sync=True)
+    upload = traitlets.Bytes(b"").tag(sync=True, **bytes_serialization)
+    upload_name = traitlets.Unicode("").tag(sync=True)
+    status = traitlets.Unicode("idle").tag(sync=True)
+    error = traitlets.Unicode("").tag(sync=True)
+    max_seconds = traitlets.Float(120.0).tag(sync=True)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._value = None
+        self._callbacks = []
+        self.observe(self._recorded, names="audio")
+        self.observe(self._uploaded, names="upload")
+
+    @property
+    def value(self) -> np.ndarray | None:
+        return self._value
+
+    def on_audio(self, callback) -> None:
+        self._callbacks.append(callback)
+
+    def _recorded(self, change) -> None:
+        if change["new"]:
+            pcm = np.frombuffer(bytes(change["new"]), dtype="<f4")
+            self._deliver(lambda: load_audio(pcm.copy(), self.sample_rate))
+
+    def _uploaded(self, change) -> None:
+        if change["new"]:
+            self._deliver(lambda: load_audio(bytes(change["new"])))
+
+    def _deliver(self, decode) -> None:
+        try:
+            self._value = decode()
+        except (ValueError, TypeError) as err:
+            self.error = str(err)
+            self._value = None
+            for callback in self._callbacks:
+                callback(err)
+            return
+        for callback in self._callbacks:
+            callback(self._value)
+
+
+class S2STApp(widgets.VBox):
+    """Record or upload; get the English text, source language, speech and timings."""
+
+    def __init__(self, synthesis_options: dict | None = None, **kwargs):
+        from .demo import speaker_choices
+
+        self.recorder = Recorder()
+        self.speaker = widgets.Dropdown(options=speaker_choices(), description="Voice:")
+        self.heard = widgets.HTML(value="<i>Record or upload some speech.</i>")
+        self.text = widgets.HTML(value="")
+        self.player = widgets.Audio(format="wav", autoplay=False, loop=False, layout={"display": "none"})
+        self.synthesis_options = synthesis_options or {}
+        self.result = None
+        for w, name in ((self.heard, "s2st-heard"), (self.text, "s2st-text"), (self.player, "s2st-player")):
+            w.add_class(name)
+        super().__init__([self.recorder, self.speaker, self.heard, self.text, self.player], **kwargs)
+        self.recorder.on_audio(self.run)
+
+    def run(self, audio) -> None:
+        from .cascade import speech_to_speech_translation
+        from .translation import loudest_frame_dbfs
+
+        if isinstance(audio, Exception):
+            self.heard.value = f"<b>Could not read that audio:</b> {audio}"
+            return
+        self.heard.value = (f"Heard <span class='s2st-seconds'>{len(audio) / SAMPLING_RATE:.2f}</span> s, "
+                            f"loudest <span class='s2st-level'>{loudest_frame_dbfs(audio):.1f}</span> dBFS. "
+                            "Translating…")
+        try:
+            self.result = speech_to_speech_translation({"array": audio, "sampling_rate": SAMPLING_RATE},
+                                                       speaker=self.speaker.value, **self.synthesis_options)
+        except (ValueError, TypeError) as err:
+            self.text.value = f"<b>Error:</b> {err}"
+            return
+        rate, speech = self.result
+        timings = ", ".join(f"{k} {v:.2f} s" for k, v in self.result.timings.items())
+        self.heard.value = self.heard.value.replace("Translating…", f"Source language: {self.result.language}.")
+        self.text.value = (f"<p class='s2st-english'>{_escape(self.result.text) or '<i>(no speech heard)</i>'}</p>"
+                           f"<small>{timings}</small>")
+        if speech.size:
+            buffer = io.BytesIO()
+            write_wav(buffer, speech if speech.dtype == np.int16 else to_int16(speech), rate)
+            self.player.value = buffer.getvalue()
+            self.player.layout.display = None
+
+
+def _escape(text: str) -> str:
+    import html
+
+    return html.escape(text)

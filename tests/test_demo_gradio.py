@@ -1,0 +1,141 @@
+"""The Gradio app: served on 127.0.0.1, driven by headless Chromium with a fake
+microphone playing a real recording, and by gradio_client."""
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from s2st_helpers import load_audio
+from s2st_helpers.demo import build_demo, launch, translate_for_demo
+
+OPTIONS = {"maxlenratio": 2.0}
+
+
+@pytest.fixture(scope="module")
+def served(tiny_paths):
+    env = {"S2ST_ASR_MODEL": tiny_paths["asr"], "S2ST_TTS_MODEL": tiny_paths["tts"],
+           "S2ST_VOCODER": tiny_paths["vocoder"], "S2ST_DEVICE": "cpu", "GRADIO_ANALYTICS_ENABLED": "False"}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    # random tiny models repeat themselves, which sends the runaway guard into random
+    # re-sampling; one temperature keeps answers comparable between requests
+    import s2st_helpers.translation as translation
+
+    temperatures, translation.TEMPERATURES = translation.TEMPERATURES, (0.0,)
+    from .browser_support import free_port
+
+    demo = launch(build_demo(synthesis_options=OPTIONS, concurrency_limit=2), server_port=free_port(),
+                  inline=False, quiet=True)
+    yield demo
+    demo.close()
+    translation.TEMPERATURES = temperatures
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture
+def page(browser, served):
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(served.local_url)
+    page.get_by_role("tab", name="Microphone").wait_for()
+    yield page
+    context.close()
+
+
+def output_audio_bytes(page, panel) -> int:
+    """Size of the file behind the output player of the visible tab."""
+    player = panel.locator("audio").last
+    player.wait_for(state="attached", timeout=30_000)
+    return page.evaluate("async a => (await (await fetch(a.src)).arrayBuffer()).byteLength",
+                         player.element_handle())
+
+
+def test_binds_localhost_and_uses_gradio6_sources(served):
+    assert served.local_url.startswith("http://127.0.0.1:")
+    import gradio as gr
+
+    audio_inputs = [b for b in served.blocks.values() if isinstance(b, gr.Audio) and b.sources]
+    assert {("microphone",), ("upload",)} <= {tuple(a.sources) for a in audio_inputs}
+
+
+def test_microphone_tab_in_browser(page):
+    panel = page.get_by_role("tabpanel")
+    panel.get_by_role("button", name="Record").click()
+    page.wait_for_timeout(3000)
+    panel.get_by_role("button", name="Stop").first.click()
+    panel.get_by_role("button", name="Submit").click()
+    text = panel.get_by_label("English text")
+    page.wait_for_function("el => el.value.length > 0", arg=text.element_handle(), timeout=60_000)
+    assert "source language" in panel.get_by_label("Details").input_value()
+    assert output_audio_bytes(page, panel) > 1000
+
+
+def test_file_tab_in_browser(page, mic_clip):
+    page.get_by_role("tab", name="Audio file").click()
+    panel = page.get_by_role("tabpanel")
+    panel.locator("input[type=file]").set_input_files(mic_clip)
+    panel.get_by_role("button", name="Submit").click()
+    text = panel.get_by_label("English text")
+    page.wait_for_function("el => el.value.length > 0", arg=text.element_handle(), timeout=60_000)
+    expected = translate_for_demo(mic_clip, "slt", OPTIONS)[1]
+    assert text.input_value() == expected
+    assert output_audio_bytes(page, panel) > 1000
+
+
+def test_corrupt_upload_shows_error_then_next_works(page, tmp_path, mic_clip):
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt " + bytes(200))
+    page.get_by_role("tab", name="Audio file").click()
+    panel = page.get_by_role("tabpanel")
+    panel.locator("input[type=file]").set_input_files(str(bad))
+    panel.get_by_role("button", name="Submit").click()
+    page.get_by_text("Could not translate").first.wait_for(timeout=60_000)
+    # the worker survived: a good file still goes through
+    panel.get_by_role("button", name="Clear").first.click()
+    panel.locator("input[type=file]").set_input_files(mic_clip)
+    panel.get_by_role("button", name="Submit").click()
+    text = panel.get_by_label("English text")
+    page.wait_for_function("el => el.value.length > 0", arg=text.element_handle(), timeout=60_000)
+
+
+def test_twenty_concurrent_clients(served, tmp_path, mic_clip):
+    from gradio_client import Client, handle_file
+
+    # four different inputs, five requests each: every answer must be its own input's
+    clips = []
+    base = load_audio(mic_clip)
+    for i, seconds in enumerate((1.0, 2.0, 3.0, 4.5)):
+        path = tmp_path / f"clip{i}.wav"
+        sf.write(path, base[: int(seconds * 16000)], 16000, subtype="PCM_16")
+        clips.append(str(path))
+    expected = {}
+    for c in clips:
+        (_, speech), text, _ = translate_for_demo(c, "slt", OPTIONS)
+        expected[c] = (text, len(speech))
+    client = Client(served.local_url, verbose=False)
+    jobs = [clips[i % 4] for i in range(20)]
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        answers = list(pool.map(lambda c: client.predict(handle_file(c), "slt", api_name="/translate_file"), jobs))
+    for clip, (audio_path, text, details) in zip(jobs, answers):
+        assert (text, "source language") == (expected[clip][0], details[:15])
+        data, rate = sf.read(audio_path)
+        # the tiny TTS never stops early, so its length is a function of the text alone
+        assert rate == 16000 and len(data) == expected[clip][1] > 0
+
+
+def test_api_error_is_a_message_not_a_crash(served, tmp_path, mic_clip):
+    from gradio_client import Client, handle_file
+
+    bad = tmp_path / "noise.mp3"
+    bad.write_bytes(np.random.default_rng(1).integers(0, 256, 4000, dtype=np.uint8).tobytes())
+    client = Client(served.local_url, verbose=False)
+    with pytest.raises(Exception, match="Could not translate"):
+        client.predict(handle_file(str(bad)), "slt", api_name="/translate_file")
+    assert client.predict(handle_file(mic_clip), "bdl", api_name="/translate_file")[1]

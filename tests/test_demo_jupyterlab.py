@@ -1,0 +1,100 @@
+"""The inline recorder in a real JupyterLab 4, in headless Chromium whose fake
+microphone plays a real recording: record, stop, and the translation must appear."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from s2st_helpers import load_audio
+from s2st_helpers.translation import loudest_frame_dbfs
+
+from .browser_support import free_port
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "04_demo.ipynb"
+TOKEN = "s2st-test-token"
+
+
+@pytest.fixture(scope="module")
+def lab(tiny_paths, tmp_path_factory):
+    root = tmp_path_factory.mktemp("lab")
+    shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
+    port = free_port()
+    env = {**os.environ, "S2ST_ASR_MODEL": tiny_paths["asr"], "S2ST_TTS_MODEL": tiny_paths["tts"],
+           "S2ST_VOCODER": tiny_paths["vocoder"], "S2ST_MMS_MODEL": tiny_paths["mms"], "S2ST_DEVICE": "cpu",
+           "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "JUPYTER_PLATFORM_DIRS": "1"}
+    log = open(root / "lab.log", "w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", f"--port={port}",
+         "--ServerApp.ip=127.0.0.1", f"--ServerApp.token={TOKEN}", f"--ServerApp.root_dir={root}",
+         "--LabApp.expose_app_in_browser=True", "--ServerApp.disable_check_xsrf=True"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2) as answer:
+                json.load(answer)
+            break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                pytest.fail("JupyterLab did not start:\n" + (root / "lab.log").read_text()[-3000:])
+            time.sleep(0.5)
+    yield url
+    os.killpg(server.pid, signal.SIGTERM)  # a first SIGINT would only ask for confirmation
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+    log.close()
+
+
+def test_record_in_jupyterlab(browser, lab, mic_clip):
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        page.goto(f"{lab}/lab/tree/{NOTEBOOK.name}?token={TOKEN}")
+        # the status bar reads idle a moment before the kernel exists: wait for the kernel itself
+        page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=90_000)
+        page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+                               " && window.jupyterapp.shell.currentWidget.sessionContext"
+                               " && window.jupyterapp.shell.currentWidget.sessionContext.session"
+                               " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel",
+                               timeout=60_000)
+        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        record = page.locator(".s2st-record")
+        record.wait_for(timeout=120_000)
+        assert record.is_enabled(), page.locator(".s2st-message").inner_text()
+        record.click()
+        page.locator(".s2st-recorder.recording").wait_for(timeout=10_000)
+        page.wait_for_timeout(4000)
+        assert float(page.locator(".s2st-time").inner_text().split()[0]) > 2.0  # the timer runs
+        record.click()
+        page.locator(".s2st-english").wait_for(timeout=120_000)
+        assert page.locator(".s2st-english").inner_text().strip()
+
+        # Python received the clip: its duration, and its level within 3 dB
+        seconds = float(page.locator(".s2st-heard .s2st-seconds").inner_text())
+        level = float(page.locator(".s2st-heard .s2st-level").inner_text())
+        assert 3.0 < seconds < 8.0
+        assert level == pytest.approx(loudest_frame_dbfs(load_audio(mic_clip)), abs=3.0)
+
+        player = page.locator("audio.s2st-player")
+        player.wait_for(state="attached", timeout=30_000)
+        size = page.evaluate("async a => (await (await fetch(a.src)).arrayBuffer()).byteLength",
+                             player.element_handle())
+        assert size > 1000
+    except Exception:
+        page.screenshot(path="/tmp/lab-fail.png", full_page=True)
+        print(page.locator(".jp-OutputArea-output").all_inner_texts())
+        raise
+    finally:
+        context.close()
