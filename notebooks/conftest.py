@@ -14,4 +14,5 @@ def pytest_configure(config):
         from s2st_helpers.tiny_models import build_tiny_models
 
         paths = build_tiny_models(tempfile.mkdtemp(prefix="s2st-tiny-"))
-        os.environ.update(S2ST_ASR_MODEL=paths["asr"], S2ST_TTS_MODEL=paths["tts"], S2ST_VOCODER=paths["vocoder"])
+        os.environ.update(S2ST_ASR_MODEL=paths["asr"], S2ST_TTS_MODEL=paths["tts"], S2ST_VOCODER=paths["vocoder"],
+                          S2ST_MMS_MODEL=paths["mms"])

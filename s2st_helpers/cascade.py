@@ -15,7 +15,7 @@ import numpy as np
 
 from .audio import SAMPLING_RATE, to_int16
 from .speakers import load_speaker
-from .synthesis import MAXLENRATIO, synthesise
+from .synthesis import synthesise
 from .translation import translate_details
 
 
@@ -44,7 +44,7 @@ def timed(timings: dict, name: str):
 
 def speech_to_speech_translation(audio, *, speaker=None, sampling_rate: int | None = None,
                                  threshold: float = 0.5, minlenratio: float = 0.0,
-                                 maxlenratio: float = MAXLENRATIO, seed: int | None = None,
+                                 maxlenratio: float | None = None, seed: int | None = None,
                                  generate_kwargs: dict | None = None) -> S2STResult:
     """Translate speech in any language into English speech.
 

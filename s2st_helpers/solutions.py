@@ -84,3 +84,68 @@ def round_trip(audio, **options) -> dict:
     heard = translate((rate, speech), task="transcribe", language="en") if speech.size else ""
     error = jiwer.wer(result.text.lower(), heard.lower()) if result.text and heard else 1.0
     return {"translation": result.text, "heard_back": heard, "wer": error}
+
+
+#: MMS-TTS language codes (ISO 639-3) -> the Whisper language that is transcribed
+MMS_TO_WHISPER = {"fra": "fr", "deu": "de", "spa": "es", "ita": "it", "nld": "nl", "por": "pt",
+                  "pol": "pl", "tur": "tr", "swe": "sv", "fin": "fi", "hun": "hu", "ron": "ro"}
+
+
+@solution
+def speech_to_speech_translation_to(audio, target: str = "fra"):
+    """04, the course's hands-on: speech in, speech out in ``target`` (not English).
+
+    Whisper only *translates* into English, but asked to *transcribe* in another
+    language it often translates into it; MMS-TTS (``facebook/mms-tts-<target>``, a
+    ``VitsModel``; ``S2ST_MMS_MODEL`` overrides) speaks the result.
+    """
+    import torch
+
+    from .audio import SAMPLING_RATE, to_int16
+    from .cascade import S2STResult, timed
+    from .translation import translate_details
+
+    if target not in MMS_TO_WHISPER:
+        raise ValueError(f"target must be one of {sorted(MMS_TO_WHISPER)}, got {target!r}")
+    timings: dict = {}
+    with timed(timings, "total"):
+        with timed(timings, "translate"):
+            result = translate_details(audio, task="transcribe", language=MMS_TO_WHISPER[target])
+        with timed(timings, "synthesise"):
+            speech = np.zeros(0, np.float32)
+            if result.text:
+                tokenizer, model = _load_mms(os.environ.get("S2ST_MMS_MODEL") or f"facebook/mms-tts-{target}")
+                inputs = tokenizer(result.text, return_tensors="pt")
+                with torch.inference_mode():
+                    speech = model(**inputs).waveform[0].numpy()
+                if model.config.sampling_rate != SAMPLING_RATE:
+                    import soxr
+
+                    speech = soxr.resample(speech, model.config.sampling_rate, SAMPLING_RATE)
+    return S2STResult(SAMPLING_RATE, to_int16(speech), result.text, result.language, timings)
+
+
+@functools.lru_cache(maxsize=2)
+def _load_mms(model_id: str):
+    from transformers import AutoTokenizer, VitsModel
+
+    try:
+        return AutoTokenizer.from_pretrained(model_id), VitsModel.from_pretrained(model_id).eval()
+    except OSError as err:  # offline, or no MMS voice for that language
+        raise ValueError(f"could not load {model_id} ({err.__class__.__name__}): it downloads once, "
+                         "with internet") from None
+
+
+@solution
+def bleu_by_decoding(items, beams=(1, 5)) -> dict:
+    """05, exercise: does beam search buy translation quality? BLEU and time per setting."""
+    from .evaluation import _read, bleu
+    from .translation import translate
+
+    out = {}
+    for num_beams in beams:
+        start = time.perf_counter()
+        hypotheses = [translate(_read(item.audio), num_beams=num_beams) for item in items]
+        out[num_beams] = {"BLEU": bleu(hypotheses, [i.english for i in items]),
+                          "seconds": time.perf_counter() - start}
+    return out

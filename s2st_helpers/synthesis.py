@@ -8,13 +8,14 @@ Introduced in ``02_text_to_speech``. Changes from the tutorial, and why:
 * SpeechT5's encoder has ``max_text_positions`` (600) positions; longer text
   crashed. Text is split at sentence boundaries into chunks that fit, and the
   pieces are joined with a short pause.
-* ``maxlenratio`` defaults to 10 (upstream: 20) and is clamped so no chunk can ask
+* ``maxlenratio`` defaults to 10 (upstream: 20; ``S2ST_MAXLENRATIO`` changes it) and is clamped so no chunk can ask
   for more decoder steps than the model has positions: a voice whose stop head
   never fires stops within a bounded time instead of running for minutes.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 
@@ -25,7 +26,7 @@ from .audio import SAMPLING_RATE
 from .models import load_tts
 from .speakers import load_speaker
 
-MAXLENRATIO = 10.0
+MAXLENRATIO = 10.0  # S2ST_MAXLENRATIO overrides it (a slow classroom machine may want less)
 PAUSE_SECONDS = 0.15  # between chunks, as between sentences in speech
 
 _CURRENCIES = {"$": "USD", "£": "GBP", "€": "EUR"}
@@ -115,7 +116,7 @@ def prepare_chunks(text, tts) -> list[str]:
 
 
 def synthesise(text: str, speaker=None, *, threshold: float = 0.5, minlenratio: float = 0.0,
-               maxlenratio: float = MAXLENRATIO, seed: int | None = None, model: str | None = None,
+               maxlenratio: float | None = None, seed: int | None = None, model: str | None = None,
                vocoder: str | None = None, device=None) -> np.ndarray:
     """Speak English ``text``; returns float32 audio at 16 kHz.
 
@@ -133,10 +134,12 @@ def synthesise(text: str, speaker=None, *, threshold: float = 0.5, minlenratio: 
 
 
 def synthesise_stream(text: str, speaker=None, *, threshold: float = 0.5, minlenratio: float = 0.0,
-                      maxlenratio: float = MAXLENRATIO, seed: int | None = None,
+                      maxlenratio: float | None = None, seed: int | None = None,
                       model: str | None = None, vocoder: str | None = None,
                       device=None) -> Iterator[np.ndarray]:
     """Yield the speech chunk by chunk, so playback can start before the rest is made."""
+    if maxlenratio is None:
+        maxlenratio = default_maxlenratio()
     _check_options(threshold, minlenratio, maxlenratio)
     tts = load_tts(model, vocoder, device)
     embedding = torch.from_numpy(load_speaker(speaker)).unsqueeze(0).to(tts.device)
@@ -151,6 +154,14 @@ def synthesise_stream(text: str, speaker=None, *, threshold: float = 0.5, minlen
                 maxlenratio=_clamp_ratio(maxlenratio, ids.shape[1], tts.model.config),
                 vocoder=tts.vocoder)
         yield speech.float().cpu().numpy().reshape(-1)
+
+
+def default_maxlenratio() -> float:
+    value = os.environ.get("S2ST_MAXLENRATIO")
+    try:
+        return float(value) if value else MAXLENRATIO
+    except ValueError:
+        raise ValueError(f"S2ST_MAXLENRATIO must be a number, got {value!r}") from None
 
 
 def _clamp_ratio(maxlenratio: float, n_tokens: int, config) -> float:

@@ -119,3 +119,16 @@ def test_bad_text(tiny, text, error):
 def test_bad_options(tiny, options):
     with pytest.raises((ValueError, TypeError)):
         synthesise("Hello.", **options)
+
+
+def test_default_cap_from_environment(tiny, monkeypatch):
+    from s2st_helpers.synthesis import default_maxlenratio
+
+    monkeypatch.setenv("S2ST_MAXLENRATIO", "4")
+    assert default_maxlenratio() == 4.0
+    short = synthesise("Hi.", seed=0)
+    monkeypatch.delenv("S2ST_MAXLENRATIO")
+    assert len(synthesise("Hi.", seed=0)) > len(short)
+    monkeypatch.setenv("S2ST_MAXLENRATIO", "lots")
+    with pytest.raises(ValueError, match="S2ST_MAXLENRATIO"):
+        synthesise("Hi.")

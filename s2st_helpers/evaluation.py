@@ -1,0 +1,116 @@
+"""How good, how fast: BLEU, chrF, ASR-BLEU and latency of the cascade.
+
+Introduced in ``05_evaluation``. Scores come from sacrebleu (the reference
+implementation, so numbers compare with papers). The evaluation set is a folder
+with a ``manifest.tsv`` (columns ``file``, ``language``, ``transcript``, ``english``);
+by default the clips bundled with the package, whose English references were
+written for this workbook.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from .audio import SAMPLING_RATE, load_audio
+from .cascade import speech_to_speech_translation
+from .translation import translate
+
+
+@dataclass
+class Item:
+    audio: object  # path or Traversable
+    language: str
+    transcript: str
+    english: str
+
+
+@dataclass
+class Run:
+    """One clip through the cascade."""
+
+    item: Item
+    translation: str
+    heard_back: str  # Whisper's transcript of the synthesised English
+    seconds: float  # input duration
+    timings: dict = field(default_factory=dict)
+
+    @property
+    def rtf(self) -> float:
+        """Real-time factor: processing time / audio duration (below 1 is faster than real time)."""
+        return self.timings["total"] / self.seconds
+
+
+def load_eval_set(directory=None, *, with_references: bool = True) -> list[Item]:
+    """Clips listed in ``directory/manifest.tsv`` (default: ``S2ST_EVAL_DIR``, else the
+    bundled clips). ``with_references`` keeps only clips with an English reference."""
+    directory = directory or os.environ.get("S2ST_EVAL_DIR")
+    root = Path(directory) if directory else resources.files("s2st_helpers") / "data" / "samples"
+    manifest = root / "manifest.tsv"
+    if not manifest.is_file():
+        raise ValueError(f"no manifest.tsv in {root}")
+    rows = csv.DictReader(manifest.read_text(encoding="utf-8").splitlines(), delimiter="\t",
+                          quoting=csv.QUOTE_NONE)
+    items = [Item(root / r["file"], r["language"], r.get("transcript", ""), r.get("english", "")) for r in rows]
+    return [i for i in items if i.english] if with_references else items
+
+
+def run_cascade(items: list[Item], *, speaker=None, progress: bool = True, **options) -> list[Run]:
+    """Translate and speak each clip, then let Whisper transcribe the English speech back."""
+    from tqdm.auto import tqdm
+
+    runs = []
+    for item in tqdm(items, desc="clips", disable=not progress):
+        audio = load_audio(_read(item.audio))
+        result = speech_to_speech_translation({"array": audio, "sampling_rate": SAMPLING_RATE},
+                                              speaker=speaker, **options)
+        rate, speech = result
+        start = time.perf_counter()
+        heard = translate((rate, speech), task="transcribe", language="en") if speech.size else ""
+        timings = {**result.timings, "transcribe back": time.perf_counter() - start}
+        runs.append(Run(item, result.text, heard, len(audio) / SAMPLING_RATE, timings))
+    return runs
+
+
+def bleu(hypotheses: list[str], references: list[str]) -> float:
+    """Corpus BLEU (sacrebleu defaults: 13a tokenisation, case-sensitive)."""
+    import sacrebleu
+
+    return float(sacrebleu.corpus_bleu(hypotheses, [references]).score)
+
+
+def chrf(hypotheses: list[str], references: list[str]) -> float:
+    """Corpus chrF: character n-gram F-score, kinder to short and morphologically rich text."""
+    import sacrebleu
+
+    return float(sacrebleu.corpus_chrf(hypotheses, [references]).score)
+
+
+def scores(runs: list[Run]) -> dict:
+    """BLEU and chrF of the text translations; ASR-BLEU of the English speech."""
+    refs = [r.item.english for r in runs]
+    if not refs or not all(refs):
+        raise ValueError("every run needs an English reference to be scored")
+    return {"clips": len(runs),
+            "BLEU": bleu([r.translation for r in runs], refs),
+            "chrF": chrf([r.translation for r in runs], refs),
+            "ASR-BLEU": bleu([r.heard_back for r in runs], refs)}
+
+
+def latency_table(runs: list[Run]):
+    """One row per clip: duration, per-stage seconds and real-time factor (a DataFrame)."""
+    import pandas as pd
+
+    rows = [{"clip": Path(str(r.item.audio)).name, "language": r.item.language, "audio s": r.seconds,
+             **{f"{k} s": v for k, v in r.timings.items()}, "RTF": r.rtf} for r in runs]
+    table = pd.DataFrame(rows).set_index("clip")
+    table.loc["mean"] = table.mean(numeric_only=True)
+    return table.round(2)
+
+
+def _read(audio):
+    return audio if isinstance(audio, (str, Path)) else audio.read_bytes()
