@@ -36,6 +36,17 @@ def solution(fn):
 
 
 @solution
+def where_things_are() -> dict:
+    """00, exercise: the device each model would run on, and where downloads are kept."""
+    import huggingface_hub
+
+    from .models import asr_model_id, pick_device, tts_model_id, vocoder_id
+
+    return {"device": str(pick_device()), "cache": huggingface_hub.constants.HF_HUB_CACHE,
+            "models": [asr_model_id(), tts_model_id(), vocoder_id()]}
+
+
+@solution
 def compare_decoding(audio, beams=(1, 5), **kwargs) -> list[dict]:
     """01, exercise 1: greedy vs beam search, text and time side by side."""
     from .translation import translate

@@ -70,6 +70,8 @@ def test_microphone_tab_in_browser(page):
     panel.get_by_role("button", name="Record").click()
     page.wait_for_timeout(3000)
     panel.get_by_role("button", name="Stop").first.click()
+    # the recording is encoded and handed to the component asynchronously: wait for its player
+    panel.locator("button[aria-label='Play']").first.wait_for(timeout=30_000)
     panel.get_by_role("button", name="Submit").click()
     text = panel.get_by_label("English text")
     page.wait_for_function("el => el.value.length > 0", arg=text.element_handle(), timeout=60_000)

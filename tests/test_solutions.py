@@ -60,3 +60,8 @@ def test_missing_mms_voice_is_a_clear_error(tiny, wav_file, monkeypatch, tmp_pat
     with pytest.raises(ValueError, match="could not load"):
         solutions.speech_to_speech_translation_to(wav_file, target="fra")
     solutions._load_mms.cache_clear()
+
+
+def test_where_things_are(tiny):
+    out = solutions.where_things_are()
+    assert out["device"] == "cpu" and out["models"][0] == tiny["asr"] and out["cache"]
