@@ -9,6 +9,7 @@ import argparse
 import sys
 
 from . import speech_to_speech_translation, write_wav
+from .cascade import format_timings
 from .environment import quiet_logs
 
 
@@ -32,7 +33,7 @@ def main(argv=None) -> int:
     write_wav(args.output, audio, rate)
     print(result.text)
     print(f"[{result.language or '?'} -> en, {len(audio) / rate:.2f} s of speech in {args.output}; "
-          + ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items()) + "]", file=sys.stderr)
+          + format_timings(result.timings) + "]", file=sys.stderr)
     return 0
 
 

@@ -36,7 +36,7 @@ def load_audio(audio, sampling_rate: int | None = None) -> np.ndarray:
 def to_mono_16k(array, sampling_rate) -> np.ndarray:
     """Check, downmix and resample a decoded array (samples or samples x channels)."""
     rate = _check_rate(sampling_rate)
-    array = _as_float32(array)
+    array = as_float32(array)
     if array.ndim == 2:
         # channels are the short axis: soundfile and Gradio give (samples, channels),
         # torch and torchcodec give (channels, samples)
@@ -106,6 +106,8 @@ def _decode(audio, sampling_rate):
         if isinstance(audio, str) and not audio.strip():
             raise ValueError("audio path is an empty string")
         return read_file(audio)
+    if hasattr(audio, "read_bytes") and hasattr(audio, "is_file"):  # package data (importlib Traversable)
+        return read_file(audio.read_bytes())
     if isinstance(audio, tuple) and len(audio) == 2 and np.isscalar(audio[0]):
         return audio[1], audio[0]  # Gradio's (sampling_rate, array)
     if isinstance(audio, Mapping):
@@ -151,7 +153,8 @@ def _check_rate(rate) -> int:
     return int(rate)
 
 
-def _as_float32(array) -> np.ndarray:
+def as_float32(array) -> np.ndarray:
+    """Samples as float32 in [-1, 1]: integer PCM is scaled, float is cast."""
     if _is_tensor(array):
         array = array.detach().cpu().numpy()
     if isinstance(array, (list, tuple)):

@@ -32,6 +32,11 @@ class S2STResult(tuple):
         return self
 
 
+def format_timings(timings: dict) -> str:
+    """``{"translate": 0.51, ...}`` -> ``"translate 0.51 s, ..."``."""
+    return ", ".join(f"{k} {v:.2f} s" for k, v in timings.items())
+
+
 @contextmanager
 def timed(timings: dict, name: str):
     """Add the seconds spent in the block to ``timings[name]``."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from .cascade import speech_to_speech_translation
+from .cascade import format_timings, speech_to_speech_translation
 from .speakers import bundled_speakers, list_speakers
 
 MAX_UPLOAD = "20mb"
@@ -44,8 +44,7 @@ def translate_for_demo(audio, speaker: str | None = None, synthesis_options: dic
     except (ValueError, TypeError) as err:
         raise gr.Error(f"Could not translate this audio: {err}") from None
     rate, speech = result
-    timing = ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items())
-    details = f"source language: {result.language or 'none detected'} | {timing}"
+    details = f"source language: {result.language or 'none detected'} | {format_timings(result.timings)}"
     if not result.text:
         details = "No speech heard. | " + details
     return (rate, speech), result.text, details

@@ -65,15 +65,21 @@ def run_cascade(items: list[Item], *, speaker=None, progress: bool = True, **opt
 
     runs = []
     for item in tqdm(items, desc="clips", disable=not progress):
-        audio = load_audio(_read(item.audio))
+        audio = load_audio(item.audio)
         result = speech_to_speech_translation({"array": audio, "sampling_rate": SAMPLING_RATE},
                                               speaker=speaker, **options)
         rate, speech = result
         start = time.perf_counter()
-        heard = translate((rate, speech), task="transcribe", language="en") if speech.size else ""
+        heard = transcribe_back(result)
         timings = {**result.timings, "transcribe back": time.perf_counter() - start}
         runs.append(Run(item, result.text, heard, len(audio) / SAMPLING_RATE, timings))
     return runs
+
+
+def transcribe_back(result) -> str:
+    """What Whisper hears in the cascade's English speech ("" for no speech)."""
+    rate, speech = result
+    return translate((rate, speech), task="transcribe", language="en") if speech.size else ""
 
 
 def bleu(hypotheses: list[str], references: list[str]) -> float:
@@ -111,6 +117,3 @@ def latency_table(runs: list[Run]):
     table.loc["mean"] = table.mean(numeric_only=True)
     return table.round(2)
 
-
-def _read(audio):
-    return audio if isinstance(audio, (str, Path)) else audio.read_bytes()

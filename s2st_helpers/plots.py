@@ -10,7 +10,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .audio import SAMPLING_RATE
+from .audio import SAMPLING_RATE, as_float32
 
 
 def log_mel(audio: np.ndarray) -> np.ndarray:
@@ -25,9 +25,7 @@ def log_mel(audio: np.ndarray) -> np.ndarray:
 
 def waveform_and_spectrogram(audio: np.ndarray, title: str = ""):
     """Waveform above its log-mel spectrogram; returns the figure."""
-    audio = np.asarray(audio, np.float32)
-    if audio.dtype.kind == "i":
-        audio = audio / 32768.0
+    audio = as_float32(np.asarray(audio))  # int16 from the cascade is scaled to [-1, 1]
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 4.5), sharex=False, constrained_layout=True)
     seconds = np.arange(len(audio)) / SAMPLING_RATE
     top.plot(seconds, audio, linewidth=0.5)

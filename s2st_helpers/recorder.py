@@ -9,6 +9,7 @@ used (VS Code, plain http on another host) it says so and offers a file upload.
 
 from __future__ import annotations
 
+import html
 import io
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import numpy as np
 import traitlets
 from ipywidgets.widgets.trait_types import bytes_serialization  # memoryview from the browser -> bytes
 
-from .audio import SAMPLING_RATE, load_audio, to_int16, write_wav
+from .audio import SAMPLING_RATE, load_audio, write_wav
 
 STATIC = Path(__file__).parent / "static"
 
@@ -96,7 +97,7 @@ class S2STApp(widgets.VBox):
         self.recorder.on_audio(self.run)
 
     def run(self, audio) -> None:
-        from .cascade import speech_to_speech_translation
+        from .cascade import format_timings, speech_to_speech_translation
         from .translation import loudest_frame_dbfs
 
         if isinstance(audio, Exception):
@@ -112,18 +113,12 @@ class S2STApp(widgets.VBox):
             self.text.value = f"<b>Error:</b> {err}"
             return
         rate, speech = self.result
-        timings = ", ".join(f"{k} {v:.2f} s" for k, v in self.result.timings.items())
         self.heard.value = self.heard.value.replace("Translating…", f"Source language: {self.result.language}.")
-        self.text.value = (f"<p class='s2st-english'>{_escape(self.result.text) or '<i>(no speech heard)</i>'}</p>"
-                           f"<small>{timings}</small>")
+        self.text.value = (f"<p class='s2st-english'>{html.escape(self.result.text) or '<i>(no speech heard)</i>'}</p>"
+                           f"<small>{format_timings(self.result.timings)}</small>")
         if speech.size:
             buffer = io.BytesIO()
-            write_wav(buffer, speech if speech.dtype == np.int16 else to_int16(speech), rate)
+            write_wav(buffer, speech, rate)
             self.player.value = buffer.getvalue()
             self.player.layout.display = None
 
-
-def _escape(text: str) -> str:
-    import html
-
-    return html.escape(text)

@@ -49,8 +49,7 @@ def bundled_sample(language: str, index: int = 0) -> dict:
     if not rows:
         raise ValueError(f"no bundled clip in {language!r}; bundled: {bundled_languages()}")
     row = rows[index % len(rows)]
-    data = (_data() / row["file"]).read_bytes()
-    return {"array": load_audio(data), "sampling_rate": SAMPLING_RATE, "text": row["transcript"],
+    return {"array": load_audio(_data() / row["file"]), "sampling_rate": SAMPLING_RATE, "text": row["transcript"],
             "language": language, "source": f"bundled:{row['file']} ({row['license']})"}
 
 

@@ -88,11 +88,10 @@ def round_trip(audio, **options) -> dict:
     import jiwer
 
     from .cascade import speech_to_speech_translation
-    from .translation import translate
+    from .evaluation import transcribe_back
 
     result = speech_to_speech_translation(audio, **options)
-    rate, speech = result
-    heard = translate((rate, speech), task="transcribe", language="en") if speech.size else ""
+    heard = transcribe_back(result)
     error = jiwer.wer(result.text.lower(), heard.lower()) if result.text and heard else 1.0
     return {"translation": result.text, "heard_back": heard, "wer": error}
 
@@ -150,13 +149,13 @@ def _load_mms(model_id: str):
 @solution
 def bleu_by_decoding(items, beams=(1, 5)) -> dict:
     """05, exercise: does beam search buy translation quality? BLEU and time per setting."""
-    from .evaluation import _read, bleu
+    from .evaluation import bleu
     from .translation import translate
 
     out = {}
     for num_beams in beams:
         start = time.perf_counter()
-        hypotheses = [translate(_read(item.audio), num_beams=num_beams) for item in items]
+        hypotheses = [translate(item.audio, num_beams=num_beams) for item in items]
         out[num_beams] = {"BLEU": bleu(hypotheses, [i.english for i in items]),
                           "seconds": time.perf_counter() - start}
     return out

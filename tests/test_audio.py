@@ -188,3 +188,10 @@ def test_non_audio_file(tmp_path):
         load_audio(text)
     with pytest.raises(ValueError):
         load_audio(io.BytesIO(b"x").getvalue() * 10)
+
+
+def test_package_data_resource():
+    from importlib import resources
+
+    clip = resources.files("s2st_helpers") / "data" / "samples" / "it_001.wav"
+    assert len(load_audio(clip)) == pytest.approx(4.75 * 16000, rel=0.01)

@@ -76,3 +76,9 @@ def test_command_line_writes_wav(tiny_paths, wav_file, tmp_path):
 def test_command_line_bad_input(tiny_paths, tmp_path):
     done = run_cli([str(tmp_path / "missing.wav"), "-o", str(tmp_path / "x.wav")], tiny_paths)
     assert done.returncode == 2 and "not found" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_format_timings():
+    from s2st_helpers.cascade import format_timings
+
+    assert format_timings({"translate": 0.514, "total": 1.0}) == "translate 0.51 s, total 1.00 s"

@@ -19,3 +19,8 @@ def test_figures(speech):
     fig = plots.speaker_map(names, np.stack([load_speaker(n) for n in names]))
     assert len(fig.axes[0].collections) == 6
     assert plots.latency_chart({"translate": 1.0, "synthesise": 2.0, "total": 3.0}, 4.0).axes
+
+
+def test_int16_waveform_is_scaled(speech):
+    fig = plots.waveform_and_spectrogram((speech * 32767).astype(np.int16))
+    assert np.abs(fig.axes[0].lines[0].get_ydata()).max() <= 1.0
