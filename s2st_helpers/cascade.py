@@ -4,18 +4,21 @@ Introduced in ``03_speech_to_speech``. :func:`speech_to_speech_translation` keep
 tutorial's contract, ``(16000, int16 array)``, which is what Gradio's ``gr.Audio``
 plays without a conversion warning. The returned tuple also carries the text, the
 detected language and per-stage timings as attributes, for callers that want them.
+:func:`speech_to_speech_translation_stream` yields the speech in blocks as it is
+made, for players that can start before the end (``06_speed``).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
 
 from .audio import SAMPLING_RATE, to_int16
 from .speakers import load_speaker
-from .synthesis import synthesise
+from .synthesis import synthesise_stream
 from .translation import translate_details
 
 
@@ -50,22 +53,47 @@ def timed(timings: dict, name: str):
 def speech_to_speech_translation(audio, *, speaker=None, sampling_rate: int | None = None,
                                  threshold: float = 0.5, minlenratio: float = 0.0,
                                  maxlenratio: float | None = None, seed: int | None = None,
+                                 preset: str | None = None,
                                  generate_kwargs: dict | None = None) -> S2STResult:
     """Translate speech in any language into English speech.
 
     Returns ``(16000, int16 array)`` like the tutorial; the result also has ``.text``,
-    ``.language`` and ``.timings`` (seconds for "translate", "synthesise", "total").
-    Silence gives an empty (zero-length) waveform.
+    ``.language`` and ``.timings`` (seconds for "translate", "synthesise", "first
+    audio" and "total"). Silence gives an empty (zero-length) waveform.
     """
+    blocks = list(speech_to_speech_translation_stream(
+        audio, speaker=speaker, sampling_rate=sampling_rate, threshold=threshold,
+        minlenratio=minlenratio, maxlenratio=maxlenratio, seed=seed, preset=preset,
+        generate_kwargs=generate_kwargs))
+    last = blocks[-1]  # its timings are the final ones
+    return S2STResult(SAMPLING_RATE, np.concatenate([b[1] for b in blocks]), last.text, last.language,
+                      last.timings)
+
+
+def speech_to_speech_translation_stream(audio, *, speaker=None, sampling_rate: int | None = None,
+                                        threshold: float = 0.5, minlenratio: float = 0.0,
+                                        maxlenratio: float | None = None, seed: int | None = None,
+                                        preset: str | None = None,
+                                        generate_kwargs: dict | None = None) -> Iterator[S2STResult]:
+    """Like :func:`speech_to_speech_translation`, yielding ``(16000, int16 block)``
+    results as the speech is made; each carries ``.text``, ``.language`` and the
+    timings so far. Silence yields one empty block."""
     voice = load_speaker(speaker)  # a bad speaker fails before any model runs
     timings: dict = {}
-    with timed(timings, "total"):
-        with timed(timings, "translate"):
-            result = translate_details(audio, sampling_rate=sampling_rate, **(generate_kwargs or {}))
-        with timed(timings, "synthesise"):
-            if result.text:
-                speech = synthesise(result.text, voice, threshold=threshold, minlenratio=minlenratio,
-                                    maxlenratio=maxlenratio, seed=seed)
-            else:
-                speech = np.zeros(0, dtype=np.float32)
-    return S2STResult(SAMPLING_RATE, to_int16(speech), result.text, result.language, timings)
+    start = time.perf_counter()
+    with timed(timings, "translate"):
+        result = translate_details(audio, sampling_rate=sampling_rate, **(generate_kwargs or {}))
+    if not result.text:
+        timings["synthesise"] = 0.0
+        timings["first audio"] = timings["total"] = time.perf_counter() - start
+        yield S2STResult(SAMPLING_RATE, np.zeros(0, dtype=np.int16), "", result.language, timings)
+        return
+    blocks = synthesise_stream(result.text, voice, threshold=threshold, minlenratio=minlenratio,
+                               maxlenratio=maxlenratio, seed=seed, preset=preset)
+    synthesis_start = time.perf_counter()
+    for block in blocks:
+        now = time.perf_counter()
+        timings.setdefault("first audio", now - start)
+        timings["synthesise"] = now - synthesis_start
+        timings["total"] = now - start
+        yield S2STResult(SAMPLING_RATE, to_int16(block), result.text, result.language, dict(timings))

@@ -9,6 +9,8 @@ Introduced in ``04_demo``. Changes from the tutorial, and why:
 * It binds 127.0.0.1 (browsers only give the microphone to localhost or https),
   queues requests with a concurrency limit, caps upload size, and turns bad input
   into a message for the user (``gr.Error``) instead of a dead worker.
+* ``build_demo(streaming=True)`` plays the English speech while it is being made
+  (``06_speed``): the handler yields blocks into ``gr.Audio(streaming=True)``.
 
 From a shell: ``python -m s2st_helpers.demo`` (``--help`` for options).
 """
@@ -18,7 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from .cascade import format_timings, speech_to_speech_translation
+from .cascade import format_timings, speech_to_speech_translation, speech_to_speech_translation_stream
 from .speakers import bundled_speakers, list_speakers
 
 MAX_UPLOAD = "20mb"
@@ -43,20 +45,42 @@ def translate_for_demo(audio, speaker: str | None = None, synthesis_options: dic
         result = speech_to_speech_translation(audio, speaker=speaker or None, **(synthesis_options or {}))
     except (ValueError, TypeError) as err:
         raise gr.Error(f"Could not translate this audio: {err}") from None
-    rate, speech = result
+    return (result[0], result[1]), result.text, _details(result)
+
+
+def translate_for_demo_stream(audio, speaker: str | None = None, synthesis_options: dict | None = None):
+    """The streaming event handler: yields ((rate, int16 block), English text, details)
+    as the speech is made."""
+    import gradio as gr
+
+    if audio is None:
+        raise gr.Error("No audio yet: record something or upload a file first.")
+    try:
+        for block in speech_to_speech_translation_stream(audio, speaker=speaker or None,
+                                                         **(synthesis_options or {})):
+            speech = (block[0], block[1]) if block[1].size else None
+            yield speech, block.text, _details(block)
+    except (ValueError, TypeError) as err:
+        raise gr.Error(f"Could not translate this audio: {err}") from None
+
+
+def _details(result) -> str:
     details = f"source language: {result.language or 'none detected'} | {format_timings(result.timings)}"
-    if not result.text:
-        details = "No speech heard. | " + details
-    return (rate, speech), result.text, details
+    return details if result.text else "No speech heard. | " + details
 
 
 def build_demo(*, synthesis_options: dict | None = None, concurrency_limit: int = 1,
-               queue_size: int = 64):
-    """Microphone and Audio-file tabs, a speaker choice, the English text and speech."""
+               queue_size: int = 64, streaming: bool = False):
+    """Microphone and Audio-file tabs, a speaker choice, the English text and speech.
+    ``streaming=True`` starts playing the speech before all of it is made."""
     import gradio as gr
 
-    def handler(audio, speaker):
-        return translate_for_demo(audio, speaker, synthesis_options)
+    if streaming:
+        def handler(audio, speaker):
+            yield from translate_for_demo_stream(audio, speaker, synthesis_options)
+    else:
+        def handler(audio, speaker):
+            return translate_for_demo(audio, speaker, synthesis_options)
 
     choices = speaker_choices()
 
@@ -65,7 +89,7 @@ def build_demo(*, synthesis_options: dict | None = None, concurrency_limit: int 
             fn=handler,
             inputs=[gr.Audio(sources=[source], type="filepath", label="Speech in any language"),
                     gr.Dropdown(choices=choices, value=choices[0][1], label="English voice")],
-            outputs=[gr.Audio(label="English speech", type="numpy", autoplay=False),
+            outputs=[gr.Audio(label="English speech", type="numpy", streaming=streaming, autoplay=streaming),
                      gr.Textbox(label="English text"), gr.Textbox(label="Details")],
             api_name=api_name, flagging_mode="never", concurrency_limit=concurrency_limit,
             description=DESCRIPTION)
@@ -99,12 +123,13 @@ def main(argv=None) -> None:
     parser.add_argument("--share", action="store_true", help="also make a public gradio.live link")
     parser.add_argument("--concurrency", type=int, default=1, help="requests worked on at once")
     parser.add_argument("--maxlenratio", type=float, default=None, help="SpeechT5 length cap")
+    parser.add_argument("--stream", action="store_true", help="play the speech while it is being made")
     args = parser.parse_args(argv)
     from .environment import quiet_logs
 
     quiet_logs()
     options = {} if args.maxlenratio is None else {"maxlenratio": args.maxlenratio}
-    demo = launch(build_demo(synthesis_options=options, concurrency_limit=args.concurrency),
+    demo = launch(build_demo(synthesis_options=options, concurrency_limit=args.concurrency, streaming=args.stream),
                   server_name=args.host, server_port=args.port, share=args.share, inline=False)
     print(f"Serving on {demo.local_url} - Ctrl+C to stop", flush=True)
     try:

@@ -117,3 +117,32 @@ def latency_table(runs: list[Run]):
     table.loc["mean"] = table.mean(numeric_only=True)
     return table.round(2)
 
+
+
+def snr_db(x, reference) -> float:
+    """Signal-to-noise ratio of ``x`` against ``reference`` in dB (how far a faster
+    path's audio is from the float32 one; same length required)."""
+    import numpy as np
+
+    x, reference = np.asarray(x, dtype=np.float64), np.asarray(reference, dtype=np.float64)
+    if x.shape != reference.shape:
+        raise ValueError(f"audio lengths differ: {x.shape} vs {reference.shape}")
+    noise = float(((x - reference) ** 2).sum())
+    return float("inf") if noise == 0 else float(10 * np.log10((reference ** 2).sum() / noise))
+
+
+def log_spectral_distance(x, reference, n_fft: int = 1024) -> float:
+    """Log-spectral distance in dB: per frame, the RMS over frequency of the
+    difference of log power spectra; averaged over frames."""
+    import numpy as np
+    import torch
+
+    def log_power(a):
+        a = torch.from_numpy(np.asarray(a, dtype=np.float64))
+        spec = torch.stft(a, n_fft, hop_length=n_fft // 4, window=torch.hann_window(n_fft, dtype=torch.float64),
+                          return_complex=True)
+        return 10 * torch.log10(spec.abs() ** 2 + 1e-20)
+
+    if np.shape(x) != np.shape(reference):
+        raise ValueError(f"audio lengths differ: {np.shape(x)} vs {np.shape(reference)}")
+    return float((log_power(x) - log_power(reference)).pow(2).mean(dim=0).sqrt().mean())

@@ -11,13 +11,20 @@ speech recognition        ``openai/whisper-base``         ``S2ST_ASR_MODEL``
 text to spectrogram       ``microsoft/speecht5_tts``      ``S2ST_TTS_MODEL``
 vocoder                   ``microsoft/speecht5_hifigan``  ``S2ST_VOCODER``
 device                    cuda, then mps, then cpu        ``S2ST_DEVICE``
+speed preset              ``fast``                        ``S2ST_PRESET``
 ========================  ==============================  =================
+
+Presets (see ``06_speed``): ``fast`` stores SpeechT5's linear layers in int8 on a CPU
+(about half the decoder's time; the speech changes slightly, see the README for
+how much); ``exact`` keeps every model in float32. Whisper is float32 in both, so
+the translated text never depends on the preset.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -26,6 +33,7 @@ import torch
 ASR_MODEL = "openai/whisper-base"
 TTS_MODEL = "microsoft/speecht5_tts"
 VOCODER = "microsoft/speecht5_hifigan"
+PRESETS = ("fast", "exact")
 
 _load_lock = threading.Lock()  # two Gradio workers must not load the same model twice
 
@@ -40,6 +48,14 @@ def tts_model_id(model: str | None = None) -> str:
 
 def vocoder_id(model: str | None = None) -> str:
     return model or os.environ.get("S2ST_VOCODER") or VOCODER
+
+
+def preset_name(preset: str | None = None) -> str:
+    """The speed preset: the argument, else ``S2ST_PRESET``, else "fast"."""
+    choice = preset or os.environ.get("S2ST_PRESET") or "fast"
+    if choice not in PRESETS:
+        raise ValueError(f"unknown preset {choice!r}: use one of {', '.join(PRESETS)}")
+    return choice
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
@@ -70,6 +86,7 @@ class TTS:
     processor: object  # SpeechT5Processor
     vocoder: object  # SpeechT5HifiGan
     device: torch.device
+    preset: str = "exact"
 
 
 def load_asr(model: str | None = None, device=None) -> ASR:
@@ -77,9 +94,15 @@ def load_asr(model: str | None = None, device=None) -> ASR:
     return _load_asr(asr_model_id(model), str(pick_device(device)))
 
 
-def load_tts(model: str | None = None, vocoder: str | None = None, device=None) -> TTS:
-    """SpeechT5 model, processor and HiFi-GAN vocoder, cached per (model, vocoder, device)."""
-    return _load_tts(tts_model_id(model), vocoder_id(vocoder), str(pick_device(device)))
+def load_tts(model: str | None = None, vocoder: str | None = None, device=None,
+             preset: str | None = None) -> TTS:
+    """SpeechT5 model, processor and HiFi-GAN vocoder, cached per (model, vocoder,
+    device, preset)."""
+    device = pick_device(device)
+    preset = preset_name(preset)
+    if device.type != "cpu":  # int8 kernels are a CPU feature; elsewhere both are float32
+        preset = "exact"
+    return _load_tts(tts_model_id(model), vocoder_id(vocoder), str(device), preset)
 
 
 @lru_cache(maxsize=4)
@@ -93,14 +116,30 @@ def _load_asr(model_id: str, device: str) -> ASR:
 
 
 @lru_cache(maxsize=4)
-def _load_tts(model_id: str, vocoder_id_: str, device: str) -> TTS:
+def _load_tts(model_id: str, vocoder_id_: str, device: str, preset: str = "exact") -> TTS:
     from transformers import SpeechT5ForTextToSpeech, SpeechT5HifiGan, SpeechT5Processor
 
     with _load_lock:
         processor = SpeechT5Processor.from_pretrained(model_id)
         model = SpeechT5ForTextToSpeech.from_pretrained(model_id, dtype=torch.float32)
         vocoder = SpeechT5HifiGan.from_pretrained(vocoder_id_, dtype=torch.float32)
-    return TTS(model.to(device).eval(), processor, vocoder.to(device).eval(), torch.device(device))
+    model = model.to(device).eval()
+    if preset == "fast":
+        model = quantise_int8(model)
+    return TTS(model, processor, vocoder.to(device).eval(), torch.device(device), preset)
+
+
+def quantise_int8(model):
+    """Store the model's linear layers in int8 (PyTorch's dynamic quantisation, CPU only).
+
+    Each decoder step reads every weight once for a single frame, so the step is
+    limited by memory traffic: a quarter of the bytes roughly halves it. Convolutions
+    (postnet, HiFi-GAN) are left in float32.
+    """
+    with warnings.catch_warnings():  # torch.ao.quantization warns that torchao will replace it;
+        warnings.simplefilter("ignore")  # it is in torch 2.13 and runs fbgemm's int8 kernels
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8,
+                                                      inplace=True)
 
 
 def clear_cache() -> None:

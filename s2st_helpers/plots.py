@@ -55,12 +55,16 @@ def speaker_map(names: list[str], vectors: np.ndarray, title: str = "x-vectors, 
 
 
 def latency_chart(timings: dict, audio_seconds: float | None = None):
-    """Horizontal bars of per-stage seconds; marks the input's duration if given."""
-    stages = [k for k in timings if k != "total"]
+    """Horizontal bars of per-stage seconds; marks when the first audio was ready and
+    the input's duration, if given."""
+    stages = [k for k in timings if k not in ("total", "first audio")]
     fig, ax = plt.subplots(figsize=(7, 2.5), constrained_layout=True)
     ax.barh(stages, [timings[k] for k in stages], color=["tab:blue", "tab:orange", "tab:green"][: len(stages)])
+    if "first audio" in timings:
+        ax.axvline(timings["first audio"], color="tab:red", label=f"first audio at {timings['first audio']:.2f} s")
     if audio_seconds:
         ax.axvline(audio_seconds, color="grey", linestyle="--", label=f"input length {audio_seconds:.1f} s")
+    if "first audio" in timings or audio_seconds:
         ax.legend(loc="lower right")
     ax.set(xlabel="seconds", title=f"per-stage latency (total {timings.get('total', sum(timings.values())):.2f} s)")
     return fig

@@ -159,3 +159,24 @@ def bleu_by_decoding(items, beams=(1, 5)) -> dict:
         out[num_beams] = {"BLEU": bleu(hypotheses, [i.english for i in items]),
                           "seconds": time.perf_counter() - start}
     return out
+
+
+@solution
+def compare_presets(text: str, speaker=None, seed: int = 0, **options) -> dict:
+    """06, exercise 1: seconds per preset, and how far the fast preset's speech is
+    from the exact one (same seed; compared over their common length)."""
+    from .evaluation import log_spectral_distance, snr_db
+    from .synthesis import synthesise
+
+    out, speech = {}, {}
+    for preset in ("exact", "fast"):
+        synthesise(text, speaker, preset=preset, seed=seed, **options)  # load before timing
+        start = time.perf_counter()
+        speech[preset] = synthesise(text, speaker, preset=preset, seed=seed, **options)
+        out[f"{preset} s"] = time.perf_counter() - start
+    n = min(len(speech["exact"]), len(speech["fast"]))
+    out["speedup"] = out["exact s"] / out["fast s"]
+    out["SNR dB"] = snr_db(speech["fast"][:n], speech["exact"][:n])
+    out["log-spectral distance dB"] = log_spectral_distance(speech["fast"][:n], speech["exact"][:n])
+    out["length difference s"] = (len(speech["fast"]) - len(speech["exact"])) / 16000
+    return out

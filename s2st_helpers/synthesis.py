@@ -8,6 +8,8 @@ Introduced in ``02_text_to_speech``. Changes from the tutorial, and why:
 * SpeechT5's encoder has ``max_text_positions`` (600) positions; longer text
   crashed. Text is split at sentence boundaries into chunks that fit, and the
   pieces are joined with a short pause.
+* Speech comes out block by block (:mod:`s2st_helpers.streaming`), so playback can
+  start while the rest is made; :func:`synthesise` joins the blocks.
 * ``maxlenratio`` defaults to 10 (upstream: 20; ``S2ST_MAXLENRATIO`` changes it) and is clamped so no chunk can ask
   for more decoder steps than the model has positions: a voice whose stop head
   never fires stops within a bounded time instead of running for minutes.
@@ -25,6 +27,7 @@ import torch
 from .audio import SAMPLING_RATE
 from .models import load_tts
 from .speakers import load_speaker
+from .streaming import speech_blocks
 
 MAXLENRATIO = 10.0  # S2ST_MAXLENRATIO overrides it (a slow classroom machine may want less)
 PAUSE_SECONDS = 0.15  # between chunks, as between sentences in speech
@@ -117,43 +120,46 @@ def prepare_chunks(text, tts) -> list[str]:
 
 def synthesise(text: str, speaker=None, *, threshold: float = 0.5, minlenratio: float = 0.0,
                maxlenratio: float | None = None, seed: int | None = None, model: str | None = None,
-               vocoder: str | None = None, device=None) -> np.ndarray:
+               vocoder: str | None = None, device=None, preset: str | None = None) -> np.ndarray:
     """Speak English ``text``; returns float32 audio at 16 kHz.
 
     ``speaker``: see :func:`s2st_helpers.speakers.load_speaker` (default: the tutorial's
-    voice). ``threshold``, ``minlenratio`` and ``maxlenratio`` go to SpeechT5's
-    ``generate_speech``. ``seed`` makes the output repeatable (SpeechT5 keeps dropout on
-    in its decoder prenet at inference, so two runs differ otherwise).
+    voice). ``threshold``, ``minlenratio`` and ``maxlenratio`` mean what they mean in
+    SpeechT5's ``generate_speech``. ``seed`` makes the output repeatable (SpeechT5 keeps
+    dropout on in its decoder prenet at inference, so two runs differ otherwise).
+    ``preset``: "fast" or "exact" (see :mod:`s2st_helpers.models`).
     """
-    pieces = list(synthesise_stream(text, speaker, threshold=threshold, minlenratio=minlenratio,
+    blocks = list(synthesise_stream(text, speaker, threshold=threshold, minlenratio=minlenratio,
                                     maxlenratio=maxlenratio, seed=seed, model=model, vocoder=vocoder,
-                                    device=device))
-    pause = np.zeros(int(PAUSE_SECONDS * SAMPLING_RATE), dtype=np.float32)
-    joined = [p for piece in pieces for p in (piece, pause)][:-1]
-    return np.concatenate(joined).astype(np.float32, copy=False)
+                                    device=device, preset=preset))
+    return np.concatenate(blocks).astype(np.float32, copy=False)
 
 
 def synthesise_stream(text: str, speaker=None, *, threshold: float = 0.5, minlenratio: float = 0.0,
                       maxlenratio: float | None = None, seed: int | None = None,
                       model: str | None = None, vocoder: str | None = None,
-                      device=None) -> Iterator[np.ndarray]:
-    """Yield the speech chunk by chunk, so playback can start before the rest is made."""
+                      device=None, preset: str | None = None) -> Iterator[np.ndarray]:
+    """Yield the speech in blocks as it is made (the first ~0.25 s comes after a few
+    dozen decoder steps), with a short pause between chunks of text. Joined, the
+    blocks are :func:`synthesise`'s result."""
     if maxlenratio is None:
         maxlenratio = default_maxlenratio()
     _check_options(threshold, minlenratio, maxlenratio)
-    tts = load_tts(model, vocoder, device)
+    tts = load_tts(model, vocoder, device, preset)
     embedding = torch.from_numpy(load_speaker(speaker)).unsqueeze(0).to(tts.device)
     chunks = prepare_chunks(text, tts)
     if seed is not None:
         torch.manual_seed(seed)
-    for chunk in chunks:
+    pause = np.zeros(int(PAUSE_SECONDS * SAMPLING_RATE), dtype=np.float32)
+    for i, chunk in enumerate(chunks):
+        if i:
+            yield pause
         ids = tts.processor(text=chunk, return_tensors="pt").input_ids.to(tts.device)
+        ratio = _clamp_ratio(maxlenratio, ids.shape[1], tts.model.config)
         with torch.inference_mode():
-            speech = tts.model.generate_speech(
-                ids, embedding, threshold=threshold, minlenratio=minlenratio,
-                maxlenratio=_clamp_ratio(maxlenratio, ids.shape[1], tts.model.config),
-                vocoder=tts.vocoder)
-        yield speech.float().cpu().numpy().reshape(-1)
+            for block in speech_blocks(tts.model, tts.vocoder, ids, embedding, threshold=threshold,
+                                       minlenratio=minlenratio, maxlenratio=ratio):
+                yield block.float().cpu().numpy().reshape(-1)
 
 
 def default_maxlenratio() -> float:

@@ -24,6 +24,7 @@ import torch
 
 from .audio import SAMPLING_RATE, load_audio
 from .models import load_asr
+from .whisper_greedy import WhisperSteps
 
 #: OpenAI Whisper's fallback ladder; transformers measures compression on token bytes,
 #: where 1.35 plays the part of OpenAI's 2.4 on text (see the generate docstring).
@@ -77,8 +78,11 @@ def translate_details(audio, *, sampling_rate: int | None = None, model: str | N
     asr = load_asr(model, device)
     long_form = seconds > WINDOW_SECONDS
     features = _features(asr, waveform, long_form)
-    window = features["input_features"][..., : 100 * WINDOW_SECONDS]  # 100 frames a second
-    language, language_p, no_speech_p = first_step(asr, window, generate_kwargs.pop("language", None))
+    window = features["input_features"][:1, :, : 100 * WINDOW_SECONDS]  # 100 frames a second
+    with torch.inference_mode():  # encoded once: the first step and the decoding share it
+        encoded = asr.model.get_encoder()(window)
+        steps = WhisperSteps(asr.model, encoded.last_hidden_state)
+    language, language_p, no_speech_p = first_step(asr, steps, generate_kwargs.pop("language", None))
     if no_speech_p > no_speech_threshold:
         return Translation("", language, language_p, no_speech_p, seconds)
 
@@ -86,7 +90,10 @@ def translate_details(audio, *, sampling_rate: int | None = None, model: str | N
     options.update(task="translate", language=language)
     options.update(generate_kwargs)
     with torch.inference_mode():
-        ids = asr.model.generate(**features, **options)
+        if long_form:  # each 30 s window is encoded inside generate
+            ids = asr.model.generate(**features, **options)
+        else:
+            ids = _generate_short(asr, steps, encoded, features, options)
     if not torch.is_tensor(ids):  # long-form with return_dict_in_generate
         ids = ids["sequences"]
     text = asr.processor.batch_decode(ids, skip_special_tokens=True)[0].strip()
@@ -118,13 +125,75 @@ def loudest_frame_dbfs(waveform: np.ndarray, frame: int = 480) -> float:
     return 20 * math.log10(rms) if rms > 0 else -math.inf
 
 
-def first_step(asr, features: torch.Tensor, language: str | None = None):
-    """One decoder step after <|startoftranscript|>: Whisper's language guess and its
-    no-speech probability both come from these logits (as in OpenAI's code)."""
+def _generate_short(asr, steps: WhisperSteps, encoded, features: dict, options: dict) -> torch.Tensor:
+    """Whisper's ``generate`` with its temperature fallback, reusing the encoder output.
+
+    The first, greedy pass runs on the first step's state (:mod:`whisper_greedy`;
+    ``generate`` with the encoder output for options that loop does not cover) and is
+    judged with transformers' own compression ratio; only a pass that fails goes back
+    to ``generate`` with the rest of the ladder (transformers cannot fall back when
+    given ``encoder_outputs``). Greedy uses no random numbers, so the result is the
+    one a single ``generate`` call would give.
+    """
+    options = dict(options)
+    ladder = options.pop("temperature", 0.0)
+    ladder = tuple(ladder) if isinstance(ladder, (tuple, list)) else (ladder,)
+    threshold = options.pop("compression_ratio_threshold", None)
+    if ladder[0] != 0.0:  # sampling from the start: nothing to reuse
+        return asr.model.generate(**features, temperature=ladder, compression_ratio_threshold=threshold,
+                                  **options)
+    prompt = _greedy_prompt(asr, options)
+    if prompt is not None:
+        ids = steps.greedy(prompt, new_token_cap(asr, options))
+    else:
+        ids = asr.model.generate(encoder_outputs=encoded, temperature=0.0, **options)
+    if threshold is None or len(ladder) == 1 or compression_ratio(asr, ids, options) <= threshold:
+        return ids
+    return asr.model.generate(**features, temperature=ladder[1:], compression_ratio_threshold=threshold,
+                              **options)
+
+
+def _greedy_prompt(asr, options: dict) -> list[int] | None:
+    """The prompt for the written-out greedy loop, or None where only ``generate``
+    does what was asked (beams, language names, other generation options)."""
     config = asr.model.generation_config
-    sot = torch.tensor([[config.decoder_start_token_id]], device=asr.device)
+    language, task = options.get("language"), options.get("task", "translate")
+    if set(options) - {"num_beams", "max_length", "task", "language"} or options.get("num_beams", 1) != 1:
+        return None
+    if f"<|{language}|>" not in config.lang_to_id or task not in config.task_to_id:
+        return None
+    return [config.decoder_start_token_id, config.lang_to_id[f"<|{language}|>"], config.task_to_id[task],
+            config.no_timestamps_token_id]
+
+
+def new_token_cap(asr, options: dict) -> int:
+    """Most tokens a short-form ``generate`` call makes after the 4-token prompt.
+    Whisper's ``generate`` adds the prompt's length to ``max_length`` (so the guard's
+    budget of n tokens allows n + 4), within the model's 448 positions."""
+    positions = asr.model.config.max_target_positions
+    if options.get("max_new_tokens"):
+        return min(options["max_new_tokens"], positions - PROMPT_TOKENS)
+    max_length = options.get("max_length") or asr.model.generation_config.max_length
+    return min(max_length + PROMPT_TOKENS, positions) - PROMPT_TOKENS
+
+
+def compression_ratio(asr, ids: torch.Tensor, options: dict) -> float:
+    """transformers' compression ratio of a short-form result: the tokens after the
+    prompt, with the end-of-text token when decoding stopped on it."""
+    tokens = ids[0]
+    if len(tokens) < new_token_cap(asr, options):  # stopped on <|endoftext|>, which generate strips
+        eos = torch.tensor([asr.model.generation_config.eos_token_id], device=tokens.device)
+        tokens = torch.cat([tokens, eos])
+    return asr.model._retrieve_compression_ratio(tokens, asr.model.config.vocab_size)
+
+
+def first_step(asr, steps: WhisperSteps, language: str | None = None):
+    """One decoder step after <|startoftranscript|>: Whisper's language guess and its
+    no-speech probability both come from these logits (as in OpenAI's code).
+    ``steps``: the decoder over the first 30 s window (it keeps this step's state)."""
+    config = asr.model.generation_config
     with torch.inference_mode():
-        logits = asr.model(input_features=features[:1], decoder_input_ids=sot).logits[0, -1]
+        logits = steps.feed([config.decoder_start_token_id])
     probs = logits.float().softmax(-1)
     no_speech = float(probs[config.no_timestamps_token_id - 1])  # <|nospeech|> precedes <|notimestamps|>
     if language is not None:

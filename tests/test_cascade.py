@@ -15,8 +15,9 @@ def test_tutorial_contract(tiny, wav_file):
     assert isinstance(result, tuple) and len(result) == 2
     assert rate == 16000 and audio.dtype == np.int16 and audio.ndim == 1 and audio.size > 0
     assert isinstance(result.text, str) and result.text
-    assert set(result.timings) == {"translate", "synthesise", "total"}
+    assert set(result.timings) == {"translate", "synthesise", "first audio", "total"}
     assert result.timings["total"] >= result.timings["translate"] + result.timings["synthesise"] - 1e-6
+    assert result.timings["translate"] < result.timings["first audio"] <= result.timings["total"]
 
 
 def test_accepts_gradio_numpy_input(tiny, speech):
@@ -34,12 +35,12 @@ def test_options_pass_through(tiny, wav_file, monkeypatch):
     import s2st_helpers.cascade as cascade
 
     seen = {}
-    monkeypatch.setattr(cascade, "synthesise", lambda text, voice, **k: seen.update(k, voice=voice)
-                        or np.zeros(10, np.float32))
+    monkeypatch.setattr(cascade, "synthesise_stream", lambda text, voice, **k: seen.update(k, voice=voice)
+                        or iter([np.zeros(10, np.float32)]))
     speech_to_speech_translation(wav_file, speaker="bdl", threshold=0.4, minlenratio=0.1, maxlenratio=3.0,
-                                 seed=1, generate_kwargs={"num_beams": 2})
+                                 seed=1, preset="exact", generate_kwargs={"num_beams": 2})
     assert seen["threshold"] == 0.4 and seen["minlenratio"] == 0.1 and seen["maxlenratio"] == 3.0
-    assert seen["seed"] == 1 and seen["voice"].shape == (512,)
+    assert seen["seed"] == 1 and seen["preset"] == "exact" and seen["voice"].shape == (512,)
 
 
 def test_bad_speaker_fails_before_translation(monkeypatch, wav_file):
@@ -82,3 +83,14 @@ def test_format_timings():
     from s2st_helpers.cascade import format_timings
 
     assert format_timings({"translate": 0.514, "total": 1.0}) == "translate 0.51 s, total 1.00 s"
+
+
+def test_stream_joins_to_the_whole(tiny, wav_file):
+    from s2st_helpers import speech_to_speech_translation_stream
+
+    greedy = {"temperature": 0.0}  # the tiny Whisper repeats itself: no random fallback
+    blocks = list(speech_to_speech_translation_stream(wav_file, maxlenratio=4.0, seed=5, generate_kwargs=greedy))
+    whole = speech_to_speech_translation(wav_file, maxlenratio=4.0, seed=5, generate_kwargs=greedy)
+    assert blocks and all(b[0] == 16000 and b[1].dtype == np.int16 for b in blocks)
+    assert np.array_equal(np.concatenate([b[1] for b in blocks]), whole[1])
+    assert blocks[0].text == whole.text and blocks[0].timings["first audio"] <= blocks[-1].timings["total"]

@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from s2st_helpers import load_audio
-from s2st_helpers.demo import build_demo, launch, translate_for_demo
+from s2st_helpers.demo import build_demo, launch, translate_for_demo, translate_for_demo_stream
 
 OPTIONS = {"maxlenratio": 2.0}
 
@@ -141,3 +141,29 @@ def test_api_error_is_a_message_not_a_crash(served, tmp_path, mic_clip):
     with pytest.raises(Exception, match="Could not translate"):
         client.predict(handle_file(str(bad)), "slt", api_name="/translate_file")
     assert client.predict(handle_file(mic_clip), "bdl", api_name="/translate_file")[1]
+
+
+def test_stream_handler_yields_the_same_speech(tiny, mic_clip):
+    options = {**OPTIONS, "maxlenratio": 6.0, "seed": 2, "generate_kwargs": {"temperature": 0.0}}
+    blocks = list(translate_for_demo_stream(mic_clip, "slt", options))
+    (rate, speech), text, details = translate_for_demo(mic_clip, "slt", options)
+    assert len(blocks) >= 2 and all(b[1] == text for b in blocks) and "first audio" in blocks[0][2]
+    assert np.array_equal(np.concatenate([b[0][1] for b in blocks]), speech)
+
+
+def test_streaming_app_sends_blocks(served, mic_clip):
+    """``build_demo(streaming=True)``: Gradio encodes the blocks into a live HLS
+    stream; the client sees one update per block."""
+    from gradio_client import Client, handle_file
+
+    from .browser_support import free_port
+
+    demo = launch(build_demo(synthesis_options={"maxlenratio": 6.0}, streaming=True), server_port=free_port(),
+                  inline=False, quiet=True)
+    try:
+        job = Client(demo.local_url, verbose=False).submit(handle_file(mic_clip), "slt", api_name="/translate_file")
+        updates = list(job)
+        assert len(updates) >= 2 and all(u[1] for u in updates)
+        assert updates[-1][0].endswith(".m3u8") and os.path.getsize(updates[-1][0]) > 0
+    finally:
+        demo.close()

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from s2st_helpers import evaluation, solutions
@@ -43,3 +44,16 @@ def test_scores_need_references():
 def test_bleu_by_decoding(tiny):
     out = solutions.bleu_by_decoding(evaluation.load_eval_set()[:1], beams=(1, 2))
     assert set(out) == {1, 2} and all(0 <= v["BLEU"] <= 100 for v in out.values())
+
+
+def test_snr_and_log_spectral_distance():
+    from s2st_helpers.evaluation import log_spectral_distance, snr_db
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(16000)
+    assert snr_db(x, x) == float("inf") and log_spectral_distance(x, x) == pytest.approx(0, abs=1e-9)
+    noisy = x + 0.01 * rng.standard_normal(16000)
+    assert snr_db(noisy, x) == pytest.approx(40, abs=0.5)
+    assert 0 < log_spectral_distance(noisy, x) < log_spectral_distance(x + 0.1 * rng.standard_normal(16000), x)
+    with pytest.raises(ValueError, match="lengths"):
+        snr_db(x[:10], x)

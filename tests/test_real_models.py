@@ -95,3 +95,54 @@ def test_cascade_contract_on_real_clip(real):
     # natural length for the stand-in's maxlenratio=4: a few seconds of speech
     assert 1.0 < len(audio) / rate < 15.0 and result.text
     print(f"{result.text!r}: {len(audio) / rate:.2f} s, timings {result.timings}")
+
+
+def test_greedy_text_is_one_generate_calls_text(real):
+    """The encoder run once and the written-out greedy loop change nothing: every
+    clip's text equals that of one plain ``generate`` call with the same guard (the
+    unoptimised path, which encodes and detects the language itself)."""
+    import torch
+
+    from s2st_helpers.models import load_asr
+    from s2st_helpers.translation import _features, guard_options
+
+    asr = load_asr()
+    for row in manifest():
+        waveform = load_audio(SHARED_AUDIO / row["file"])
+        if len(waveform) > 30 * 16000:
+            continue  # long-form decoding encodes each window inside generate either way
+        torch.manual_seed(0)
+        fast = translate_details(waveform, sampling_rate=16000).text
+        features = _features(asr, waveform, False)
+        with torch.inference_mode():
+            torch.manual_seed(0)
+            # generate detects the language itself here
+            ids = asr.model.generate(**features, **guard_options(len(waveform) / 16000), task="translate")
+        assert fast == asr.processor.batch_decode(ids, skip_special_tokens=True)[0].strip(), row["file"]
+
+
+def test_full_size_speech_blocks_match_generate_speech(real):
+    """On the full-size SpeechT5: the streamed float32 path equals ``generate_speech``;
+    the int8 path stays within the README's tolerance (25 dB SNR, same seed)."""
+    import torch
+
+    from s2st_helpers.evaluation import snr_db
+    from s2st_helpers.models import load_tts
+    from s2st_helpers.speakers import load_speaker
+    from s2st_helpers.streaming import speech_blocks
+
+    exact, fast = load_tts(preset="exact"), load_tts(preset="fast")
+    ids = exact.processor(text="From the pass you climb to the summit along the south ridge.",
+                          return_tensors="pt").input_ids
+    speaker = torch.from_numpy(load_speaker("slt"))[None]
+    torch.manual_seed(0)
+    with torch.inference_mode():
+        want = exact.model.generate_speech(ids, speaker, vocoder=exact.vocoder, maxlenratio=4.0).numpy()
+    got = {}
+    for name, tts in (("exact", exact), ("fast", fast)):
+        torch.manual_seed(0)
+        with torch.inference_mode():
+            got[name] = torch.cat(list(speech_blocks(tts.model, tts.vocoder, ids, speaker, maxlenratio=4.0))).numpy()
+    print(f"exact {snr_db(got['exact'], want):.1f} dB, fast {snr_db(got['fast'], want):.1f} dB SNR")
+    assert snr_db(got["exact"], want) > 80
+    assert snr_db(got["fast"], want) > 25

@@ -65,3 +65,9 @@ def test_missing_mms_voice_is_a_clear_error(tiny, wav_file, monkeypatch, tmp_pat
 def test_where_things_are(tiny):
     out = solutions.where_things_are()
     assert out["device"] == "cpu" and out["models"][0] == tiny["asr"] and out["cache"]
+
+
+def test_compare_presets(tiny):
+    out = solutions.compare_presets("Good morning.", maxlenratio=4.0)
+    assert out["exact s"] > 0 and out["fast s"] > 0 and out["length difference s"] == 0
+    assert np.isfinite(out["SNR dB"]) and out["log-spectral distance dB"] > 0

@@ -49,41 +49,39 @@ def test_synthesise_returns_float32_16k(tiny):
     assert len(audio) == int(tokens * 4.0 / 2) * 2 * HOP
 
 
-def test_generation_options_pass_through(tiny, monkeypatch):
-    from transformers import SpeechT5ForTextToSpeech
+@pytest.fixture
+def calls(monkeypatch):
+    """Spy on the decoder loop: (input_ids, keyword arguments) per text chunk."""
+    import s2st_helpers.synthesis as synthesis
 
     seen = []
-    original = SpeechT5ForTextToSpeech.generate_speech
-    monkeypatch.setattr(SpeechT5ForTextToSpeech, "generate_speech",
-                        lambda self, *a, **k: seen.append(k) or original(self, *a, **k))
+    original = synthesis.speech_blocks
+
+    def spy(model, vocoder, ids, speaker, **kwargs):
+        seen.append((ids, kwargs))
+        return original(model, vocoder, ids, speaker, **kwargs)
+
+    monkeypatch.setattr(synthesis, "speech_blocks", spy)
+    return seen
+
+
+def test_generation_options_pass_through(tiny, calls):
     synthesise("Hi there.", threshold=0.3, minlenratio=0.5, maxlenratio=2.0)
-    assert seen[0]["threshold"] == 0.3 and seen[0]["minlenratio"] == 0.5 and seen[0]["maxlenratio"] == 2.0
-    assert seen[0]["vocoder"] is not None
+    assert calls[0][1] == {"threshold": 0.3, "minlenratio": 0.5, "maxlenratio": 2.0}
 
 
-def test_default_cap_and_clamp(tiny, monkeypatch):
-    from transformers import SpeechT5ForTextToSpeech
-
-    seen = []
-    original = SpeechT5ForTextToSpeech.generate_speech
-    monkeypatch.setattr(SpeechT5ForTextToSpeech, "generate_speech",
-                        lambda self, *a, **k: seen.append((a[0].shape[1], k["maxlenratio"])) or original(self, *a, **k))
+def test_default_cap_and_clamp(tiny, calls):
     synthesise("Hi.")
-    assert seen[-1][1] == 10.0  # default cap, half of upstream's 20
+    assert calls[-1][1]["maxlenratio"] == 10.0  # default cap, half of upstream's 20
     synthesise("A fairly long sentence without a stop", maxlenratio=100.0)
-    tokens, ratio = seen[-1]
-    assert int(tokens * ratio / 2) < 400  # tiny model has 400 speech positions
+    ids, kwargs = calls[-1]
+    assert int(ids.shape[1] * kwargs["maxlenratio"] / 2) < 400  # tiny model has 400 speech positions
 
 
-def test_long_text_is_split_not_crashed(tiny, monkeypatch):
-    from transformers import SpeechT5ForTextToSpeech
-
-    lengths = []
-    original = SpeechT5ForTextToSpeech.generate_speech
-    monkeypatch.setattr(SpeechT5ForTextToSpeech, "generate_speech",
-                        lambda self, ids, *a, **k: lengths.append(ids.shape[1]) or original(self, ids, *a, **k))
+def test_long_text_is_split_not_crashed(tiny, calls):
     text = "This is a sentence that the tiny model must say. " * 8  # ~400 tokens, limit 60
     audio = synthesise(text, maxlenratio=1.0)
+    lengths = [ids.shape[1] for ids, _ in calls]
     assert len(lengths) > 5 and max(lengths) <= 60 and audio.size > 0
 
 

@@ -28,20 +28,23 @@ def test_details(tiny, wav_file):
 def test_given_language_and_task_reach_generate(tiny, wav_file, monkeypatch):
     from transformers import WhisperForConditionalGeneration
 
-    seen = {}
+    calls = []
     original = WhisperForConditionalGeneration.generate
 
     def spy(self, *args, **kwargs):
-        seen.update(kwargs)
+        calls.append(kwargs)
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(WhisperForConditionalGeneration, "generate", spy)
     result = translate_details(wav_file, language="it", task="transcribe", num_beams=2)
     assert result.language == "it" and result.language_probability is None
-    assert seen["language"] == "it" and seen["task"] == "transcribe" and seen["num_beams"] == 2
-    # the runaway guard is on by default
-    assert seen["compression_ratio_threshold"] == 1.35 and seen["temperature"][0] == 0.0
-    assert seen["max_length"] == 4 + token_budget(2.0)
+    first = calls[0]  # greedy (here beam 2) on the shared encoder output
+    assert first["language"] == "it" and first["task"] == "transcribe" and first["num_beams"] == 2
+    assert first["temperature"] == 0.0 and "encoder_outputs" in first
+    assert first["max_length"] == 4 + token_budget(2.0)
+    # the runaway guard is on by default: a looping first pass goes on up the ladder
+    if len(calls) > 1:
+        assert calls[1]["compression_ratio_threshold"] == 1.35 and calls[1]["temperature"][0] == 0.2
 
 
 def test_default_is_greedy_translate(tiny, wav_file, monkeypatch):
@@ -126,3 +129,40 @@ def test_model_is_loaded_once(tiny, speech):
 
     assert load_asr() is load_asr()
     assert load_asr().device == torch.device("cpu")
+
+
+def plain_generate(asr, waveform, language, **options):
+    """The unoptimised path: generate encodes the features itself, in one call."""
+    import s2st_helpers.translation as tr
+
+    features = tr._features(asr, waveform, False)
+    opts = tr.guard_options(len(waveform) / 16000)
+    opts.update(task="translate", language=language, **options)
+    with torch.inference_mode():
+        ids = asr.model.generate(**features, **opts)
+    return asr.processor.batch_decode(ids, skip_special_tokens=True)[0].strip()
+
+
+@pytest.mark.parametrize("options", [{"temperature": 0.0}, {}, {"compression_ratio_threshold": 0.5},
+                                     {"num_beams": 2, "temperature": 0.0}])
+def test_reused_encoder_output_gives_generates_text(tiny, speech, options):
+    """Greedy with the shared encoder output, and the fallback ladder when it fails
+    (threshold 0.5 makes every greedy pass fail), give what one generate call gives."""
+    from s2st_helpers.models import load_asr
+
+    asr = load_asr()
+    for scale in (1.0, 0.3):
+        torch.manual_seed(11)
+        got = translate_details(speech * scale, sampling_rate=16000, language="fr", **options).text
+        torch.manual_seed(11)
+        assert got == plain_generate(asr, speech * scale, "fr", **options)
+
+
+def test_encoder_runs_once(tiny, speech, monkeypatch):
+    from s2st_helpers.models import load_asr
+
+    encoder = load_asr().model.get_encoder()
+    calls = []
+    monkeypatch.setattr(encoder, "forward", lambda *a, _f=encoder.forward, **k: calls.append(1) or _f(*a, **k))
+    translate(speech, sampling_rate=16000, temperature=0.0)
+    assert len(calls) == 1

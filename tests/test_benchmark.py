@@ -1,0 +1,49 @@
+"""The speed benchmark runs end to end (on the tiny models: its numbers mean nothing
+here; the timings that count come from running it by hand, see the README)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "s2st_helpers" / "data" / "samples"
+
+
+def roomy_tts(tiny, tmp_path, monkeypatch):
+    """The tiny SpeechT5 with long position tables: the tutorial's code sends the
+    random Whisper's 256-token babble to SpeechT5 uncut, which the tiny model's
+    60-token limit would refuse (the tables are buffers, not weights)."""
+    import shutil
+
+    path = tmp_path / "tts"
+    shutil.copytree(tiny["tts"], path)
+    config = json.loads((path / "config.json").read_text())
+    config.update(max_text_positions=4096, max_speech_positions=8192)
+    (path / "config.json").write_text(json.dumps(config))
+    monkeypatch.setenv("S2ST_TTS_MODEL", str(path))
+
+
+def test_benchmark_prints_both_paths(tiny, tmp_path, monkeypatch):
+    roomy_tts(tiny, tmp_path, monkeypatch)
+    raw = tmp_path / "raw.json"
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "cascade_speed.py"), "--reps", "2", "--maxlenratio", "2",
+         "--clip", str(SAMPLES / "it_001.wav"), "--json", str(raw), "--quality", str(SAMPLES)],
+        capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = run.stdout
+    for line in ("translate (s)", "first audio (s)", "peak RSS MB", "end to end:", "tutorial says:",
+                 "greedy text identical to the unoptimised greedy path: 8/8 clips", "BLEU, 7 clips",
+                 "exact preset vs generate_speech", "fast preset vs generate_speech"):
+        assert line in out, out
+    result = json.loads(raw.read_text())
+    assert [len(result["runs"][k]) for k in ("tutorial", "workbook")] == [2, 2]
+    assert all(r["first audio"] <= r["total"] for r in result["runs"]["workbook"])
+    assert set(result["memory"]) == {"tutorial", "workbook"} and min(result["memory"].values()) > 50
+
+
+def test_benchmark_refuses_bad_options(tiny):
+    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "cascade_speed.py"), "--preset", "turbo"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode != 0 and "unknown preset" in run.stderr

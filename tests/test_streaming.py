@@ -1,0 +1,117 @@
+"""The written-out SpeechT5 loop must give what ``generate_speech`` gives."""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from s2st_helpers import synthesise, synthesise_stream
+from s2st_helpers.models import load_tts, preset_name
+from s2st_helpers.streaming import FIRST_BLOCK, VOCODER_LAG, speech_blocks
+
+HOP = 256
+
+
+@pytest.fixture
+def exact(tiny):
+    return load_tts(preset="exact")
+
+
+def reference(tts, ids, speaker, seed, vocoder=True, **kwargs):
+    torch.manual_seed(seed)
+    with torch.inference_mode():
+        return tts.model.generate_speech(ids, speaker, vocoder=tts.vocoder if vocoder else None, **kwargs)
+
+
+def streamed(tts, ids, speaker, seed, vocoder=True, **kwargs):
+    torch.manual_seed(seed)
+    with torch.inference_mode():
+        return list(speech_blocks(tts.model, tts.vocoder if vocoder else None, ids, speaker, **kwargs))
+
+
+def ids_for(tts, text):
+    return tts.processor(text=text, return_tensors="pt").input_ids
+
+
+@pytest.mark.parametrize("first_block,overlap", [(FIRST_BLOCK, True), (4, False), (1000, True)])
+def test_blocks_join_to_generate_speech(exact, first_block, overlap):
+    ids, speaker = ids_for(exact, "A sentence long enough for several blocks."), torch.randn(1, 512)
+    want = reference(exact, ids, speaker, seed=7, maxlenratio=6.0)
+    blocks = streamed(exact, ids, speaker, seed=7, maxlenratio=6.0, first_block=first_block, overlap=overlap)
+    got = torch.cat(blocks)
+    assert got.shape == want.shape
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5 * float(want.abs().max()))
+    if first_block < 1000:  # the first push holds first_block frames plus HiFi-GAN's lag (less for tiny models)
+        assert len(blocks) >= 3 and 0 < len(blocks[0]) <= (first_block + VOCODER_LAG + 1) * HOP
+
+
+def test_spectrogram_blocks_match_too(exact):
+    ids, speaker = ids_for(exact, "Hello there."), torch.randn(1, 512)
+    want = reference(exact, ids, speaker, seed=1, vocoder=False, maxlenratio=8.0)
+    got = torch.cat(streamed(exact, ids, speaker, seed=1, vocoder=False, maxlenratio=8.0))
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_stop_head_and_minimum_length(exact):
+    """A stop head that fires at once: the loop stops where upstream stops, after minlen."""
+    model = copy.deepcopy(exact.model)
+    with torch.no_grad():
+        model.speech_decoder_postnet.prob_out.bias.fill_(20.0)
+    tts = type(exact)(model, exact.processor, exact.vocoder, exact.device)
+    ids, speaker = ids_for(tts, "Stop early please."), torch.randn(1, 512)
+    for minlenratio in (0.0, 1.0):
+        want = reference(tts, ids, speaker, seed=2, minlenratio=minlenratio, maxlenratio=5.0)
+        got = torch.cat(streamed(tts, ids, speaker, seed=2, minlenratio=minlenratio, maxlenratio=5.0))
+        assert got.shape == want.shape
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5 * float(want.abs().max()))
+
+
+def test_padded_batches_are_refused(exact):
+    ids = torch.tensor([[4, 5, 6, exact.model.config.pad_token_id]])
+    with pytest.raises(ValueError, match="unpadded"):
+        list(speech_blocks(exact.model, exact.vocoder, ids, torch.randn(1, 512)))
+
+
+def test_stream_starts_small_and_joins_to_synthesise(tiny):
+    blocks = list(synthesise_stream("First sentence here. Second one!", maxlenratio=6.0, seed=4))
+    assert 0 < len(blocks[0]) <= (FIRST_BLOCK + VOCODER_LAG + 1) * HOP
+    assert np.array_equal(np.concatenate(blocks), synthesise("First sentence here. Second one!",
+                                                             maxlenratio=6.0, seed=4))
+
+
+def test_fast_preset_is_int8_and_close(tiny):
+    fast, exact = load_tts(preset="fast"), load_tts(preset="exact")
+    layer = fast.model.speecht5.decoder.wrapped_decoder.layers[0].feed_forward.intermediate_dense
+    assert "quantized" in type(layer).__module__
+    assert isinstance(exact.model.speech_decoder_postnet.feat_out, torch.nn.Linear)
+    a = synthesise("Close enough.", maxlenratio=4.0, seed=3, preset="fast")
+    b = synthesise("Close enough.", maxlenratio=4.0, seed=3, preset="exact")
+    assert a.shape == b.shape and not np.array_equal(a, b)
+
+
+def test_preset_names(monkeypatch):
+    assert preset_name() == "fast"
+    monkeypatch.setenv("S2ST_PRESET", "exact")
+    assert preset_name() == "exact"
+    with pytest.raises(ValueError, match="preset"):
+        preset_name("turbo")
+
+
+@pytest.mark.parametrize("splits", [[200], [16, 32, 64, 88], [1] * 30 + [170], [40, 0, 100, 60]])
+def test_stateful_hifigan_equals_whole_spectrogram(exact, splits):
+    from s2st_helpers.hifigan_stream import StreamingHifiGan
+
+    torch.manual_seed(0)
+    mel = torch.randn(sum(splits), exact.model.config.num_mel_bins)
+    with torch.inference_mode():
+        want = exact.vocoder(mel)
+        stream, pieces, start = StreamingHifiGan(exact.vocoder), [], 0
+        for i, n in enumerate(splits):
+            pieces.append(stream(mel[start:start + n], final=i == len(splits) - 1))
+            start += n
+    got = torch.cat(pieces)
+    assert got.shape == want.shape
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5 * float(want.abs().max()))
+    with pytest.raises(RuntimeError, match="ended"):
+        stream(mel[:4])
