@@ -199,7 +199,7 @@ def quality(directory: str, clip: str, maxlenratio: float | None) -> str:
     from s2st_helpers.models import load_tts
     from s2st_helpers.streaming import speech_blocks
     from s2st_helpers.evaluation import bleu, log_spectral_distance, snr_db
-    from s2st_helpers.translation import _features, guard_options
+    from s2st_helpers.translation import translate_with_generate
 
     asr = load_asr()
     ratio = 20.0 if maxlenratio is None else maxlenratio  # generate_speech's default
@@ -211,13 +211,8 @@ def quality(directory: str, clip: str, maxlenratio: float | None) -> str:
         waveform = load_audio(Path(directory) / row["file"])
         torch.manual_seed(0)
         texts["workbook"].append(translate(waveform, sampling_rate=SAMPLING_RATE))
-        # the unoptimised greedy path: one generate call that encodes and detects the language itself
-        features = _features(asr, waveform, False)
-        with torch.inference_mode():
-            options = guard_options(len(waveform) / SAMPLING_RATE)
-            torch.manual_seed(0)
-            ids = asr.model.generate(**features, **options, task="translate")  # detects the language itself
-        texts["greedy, unoptimised"].append(asr.processor.batch_decode(ids, skip_special_tokens=True)[0].strip())
+        torch.manual_seed(0)
+        texts["greedy, unoptimised"].append(translate_with_generate(waveform, sampling_rate=SAMPLING_RATE))
         texts["tutorial (beam 5)"].append(tutorial.translate({"array": waveform, "sampling_rate": SAMPLING_RATE}).strip())
     same = sum(a == b for a, b in zip(texts["workbook"], texts["greedy, unoptimised"]))
     lines = [f"greedy text identical to the unoptimised greedy path: {same}/{len(rows)} clips"]

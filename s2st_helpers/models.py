@@ -86,7 +86,6 @@ class TTS:
     processor: object  # SpeechT5Processor
     vocoder: object  # SpeechT5HifiGan
     device: torch.device
-    preset: str = "exact"
 
 
 def load_asr(model: str | None = None, device=None) -> ASR:
@@ -126,7 +125,7 @@ def _load_tts(model_id: str, vocoder_id_: str, device: str, preset: str = "exact
     model = model.to(device).eval()
     if preset == "fast":
         model = quantise_int8(model)
-    return TTS(model, processor, vocoder.to(device).eval(), torch.device(device), preset)
+    return TTS(model, processor, vocoder.to(device).eval(), torch.device(device))
 
 
 def quantise_int8(model):

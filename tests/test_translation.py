@@ -131,31 +131,18 @@ def test_model_is_loaded_once(tiny, speech):
     assert load_asr().device == torch.device("cpu")
 
 
-def plain_generate(asr, waveform, language, **options):
-    """The unoptimised path: generate encodes the features itself, in one call."""
-    import s2st_helpers.translation as tr
-
-    features = tr._features(asr, waveform, False)
-    opts = tr.guard_options(len(waveform) / 16000)
-    opts.update(task="translate", language=language, **options)
-    with torch.inference_mode():
-        ids = asr.model.generate(**features, **opts)
-    return asr.processor.batch_decode(ids, skip_special_tokens=True)[0].strip()
-
-
 @pytest.mark.parametrize("options", [{"temperature": 0.0}, {}, {"compression_ratio_threshold": 0.5},
                                      {"num_beams": 2, "temperature": 0.0}])
 def test_reused_encoder_output_gives_generates_text(tiny, speech, options):
     """Greedy with the shared encoder output, and the fallback ladder when it fails
     (threshold 0.5 makes every greedy pass fail), give what one generate call gives."""
-    from s2st_helpers.models import load_asr
+    from s2st_helpers.translation import translate_with_generate
 
-    asr = load_asr()
     for scale in (1.0, 0.3):
         torch.manual_seed(11)
         got = translate_details(speech * scale, sampling_rate=16000, language="fr", **options).text
         torch.manual_seed(11)
-        assert got == plain_generate(asr, speech * scale, "fr", **options)
+        assert got == translate_with_generate(speech * scale, sampling_rate=16000, language="fr", **options)
 
 
 def test_encoder_runs_once(tiny, speech, monkeypatch):
@@ -166,3 +153,10 @@ def test_encoder_runs_once(tiny, speech, monkeypatch):
     monkeypatch.setattr(encoder, "forward", lambda *a, _f=encoder.forward, **k: calls.append(1) or _f(*a, **k))
     translate(speech, sampling_rate=16000, temperature=0.0)
     assert len(calls) == 1
+
+
+def test_translate_with_generate_takes_one_window(tiny, speech):
+    from s2st_helpers.translation import translate_with_generate
+
+    with pytest.raises(ValueError, match="up to 30 s"):
+        translate_with_generate(np.tile(speech, 16), sampling_rate=16000)  # 32 s
