@@ -1,8 +1,9 @@
 """The tutorial's cascade and the workbook's, side by side on one clip.
 
-The tutorial's code runs as written (the ASR pipeline with its default beam 5, then
-SpeechT5's ``generate_speech`` with the vocoder); the workbook runs
-``speech_to_speech_translation_stream``. Same clip, same models, repetitions
+The tutorial's code is notebook 03's own: its cells tagged "tutorial" (the ASR
+pipeline with its default beam 5, then SpeechT5's ``generate_speech`` with the
+vocoder, then the int16 conversion) run here as they stand. The workbook runs
+``speech_to_speech_translation_stream`` with the chosen preset. Same clip, same models, repetitions
 interleaved, medians reported: per-stage seconds, time to first audio, real-time
 factor, peak memory (each path in a fresh process) and the ratios.
 
@@ -17,6 +18,7 @@ head never fires; 4 gives about the length real speech has).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -32,48 +34,56 @@ import torch
 
 from s2st_helpers import speech_to_speech_translation_stream
 from s2st_helpers.audio import SAMPLING_RATE, load_audio
-from s2st_helpers.models import asr_model_id, load_asr, pick_device, preset_name, tts_model_id, vocoder_id
-from s2st_helpers.speakers import load_speaker
+from s2st_helpers import settings
+from s2st_helpers.models import load_asr, pick_device
 
-DEFAULT_CLIP = Path(__file__).resolve().parents[1] / "s2st_helpers" / "data" / "samples" / "it_001.wav"
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CLIP = ROOT / "s2st_helpers" / "data" / "samples" / "it_001.wav"
+NOTEBOOK = ROOT / "notebooks" / "03_speech_to_speech.ipynb"
+
+
+def tutorial_code(notebook: Path = NOTEBOOK) -> str:
+    """The source of the notebook's cells tagged "tutorial", in order."""
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    code = ["".join(c["source"]) for c in cells if "tutorial" in c.get("metadata", {}).get("tags", [])]
+    if not code:
+        raise ValueError(f"no cells tagged 'tutorial' in {notebook}")
+    return "\n\n".join(code)
 
 
 class Tutorial:
-    """Unit 7's code, with the model ids made configurable and nothing else changed
-    (``maxlenratio`` is passed only when asked for, as the stand-ins need)."""
+    """The tutorial's cascade, run from notebook 03's own cells. Nothing is changed
+    but, when asked, SpeechT5's ``maxlenratio`` (the random-weight stand-ins never
+    stop by themselves)."""
 
     def __init__(self, device, maxlenratio: float | None):
-        from transformers import SpeechT5ForTextToSpeech, SpeechT5HifiGan, SpeechT5Processor, pipeline
+        self.code = {}
+        exec(compile(tutorial_code(), str(NOTEBOOK), "exec"), self.code)
+        self.device = self.code["device"]
+        if maxlenratio is not None:
+            model = self.code["model"]
+            model.generate_speech = functools.partial(model.generate_speech, maxlenratio=maxlenratio)
+        self.translate = self.code["translate"]
+        self.seconds, self.outputs = {}, {}
+        for stage in ("translate", "synthesise"):  # the cascade looks each stage up by name: time it there
+            self.code[stage] = self._timed(stage, self.code[stage])
 
-        self.device = device
-        self.pipe = pipeline("automatic-speech-recognition", model=asr_model_id(), device=device)
-        self.processor = SpeechT5Processor.from_pretrained(tts_model_id())
-        self.model = SpeechT5ForTextToSpeech.from_pretrained(tts_model_id()).to(device)
-        self.vocoder = SpeechT5HifiGan.from_pretrained(vocoder_id()).to(device)
-        # embeddings_dataset[7306]["xvector"]: the same x-vector, bundled
-        self.speaker_embeddings = torch.tensor(load_speaker("slt")).unsqueeze(0)
-        self.extra = {} if maxlenratio is None else {"maxlenratio": maxlenratio}
-
-    def translate(self, audio):
-        outputs = self.pipe(audio, max_new_tokens=256, generate_kwargs={"task": "translate"})
-        return outputs["text"]
-
-    def synthesise(self, text):
-        inputs = self.processor(text=text, return_tensors="pt")
-        speech = self.model.generate_speech(inputs["input_ids"].to(self.device),
-                                            self.speaker_embeddings.to(self.device), vocoder=self.vocoder,
-                                            **self.extra)
-        return speech.cpu()
+    def _timed(self, stage, fn):
+        def timed(*args):
+            start = time.perf_counter()
+            self.outputs[stage] = fn(*args)
+            _sync(self.device)
+            self.seconds[stage] = time.perf_counter() - start
+            return self.outputs[stage]
+        return timed
 
     def run(self, waveform: np.ndarray) -> dict:
         start = time.perf_counter()
-        text = self.translate({"array": waveform.copy(), "sampling_rate": SAMPLING_RATE})
-        translated = time.perf_counter()
-        speech = (self.synthesise(text).numpy() * 32767).astype(np.int16)
-        _sync(self.device)
+        rate, speech = self.code["speech_to_speech_translation"]({"array": waveform.copy(),
+                                                                  "sampling_rate": SAMPLING_RATE})
         end = time.perf_counter()
-        return {"translate": translated - start, "synthesise": end - translated, "first audio": end - start,
-                "total": end - start, "speech s": len(speech) / SAMPLING_RATE, "text": text}
+        return {**self.seconds, "first audio": end - start, "total": end - start,
+                "speech s": len(speech) / rate, "text": self.outputs["translate"]}
 
 
 class Workbook:
@@ -191,47 +201,40 @@ def report(result: dict, memory: dict, args) -> str:
 
 
 def quality(directory: str, clip: str, maxlenratio: float | None) -> str:
-    """Greedy text unchanged, BLEU against references, and how far the fast preset's
-    speech is from the float32 path's."""
-    import csv
-
-    from s2st_helpers import translate
-    from s2st_helpers.models import load_tts
-    from s2st_helpers.streaming import speech_blocks
+    """The speed layer's text against the plain tier's, BLEU against references, and
+    how far each preset's speech is from the tutorial's ``generate_speech``."""
+    from s2st_helpers import normalise_numbers, synthesise, translate
     from s2st_helpers.evaluation import bleu, log_spectral_distance, snr_db
-    from s2st_helpers.translation import translate_with_generate
+    from s2st_helpers.samples import read_manifest
 
     asr = load_asr()
     ratio = 20.0 if maxlenratio is None else maxlenratio  # generate_speech's default
-    rows = list(csv.DictReader((Path(directory) / "manifest.tsv").read_text(encoding="utf-8").splitlines(),
-                               delimiter="\t", quoting=csv.QUOTE_NONE))
+    rows = read_manifest(directory)
     tutorial = Tutorial(asr.device, ratio)
-    texts = {"tutorial (beam 5)": [], "greedy, unoptimised": [], "workbook": []}
+    texts = {"tutorial (beam 5)": [], "plain tier (exact)": [], "speed layer (fast)": []}
     for row in rows:
         waveform = load_audio(Path(directory) / row["file"])
         torch.manual_seed(0)
-        texts["workbook"].append(translate(waveform, sampling_rate=SAMPLING_RATE))
+        texts["speed layer (fast)"].append(translate(waveform, sampling_rate=SAMPLING_RATE, preset="fast"))
         torch.manual_seed(0)
-        texts["greedy, unoptimised"].append(translate_with_generate(waveform, sampling_rate=SAMPLING_RATE))
+        texts["plain tier (exact)"].append(translate(waveform, sampling_rate=SAMPLING_RATE, preset="exact"))
         texts["tutorial (beam 5)"].append(tutorial.translate({"array": waveform, "sampling_rate": SAMPLING_RATE}).strip())
-    same = sum(a == b for a, b in zip(texts["workbook"], texts["greedy, unoptimised"]))
-    lines = [f"greedy text identical to the unoptimised greedy path: {same}/{len(rows)} clips"]
+    same = sum(a == b for a, b in zip(texts["speed layer (fast)"], texts["plain tier (exact)"]))
+    lines = [f"speed layer's text identical to the plain tier's: {same}/{len(rows)} clips"]
     scored = [i for i, r in enumerate(rows) if r.get("english")]
     refs = [rows[i]["english"] for i in scored]
     for name, hyps in texts.items():
         lines.append(f"BLEU, {len(scored)} clips with references, {name}: {bleu([hyps[i] for i in scored], refs):.1f}")
 
-    # the same ids, voice and seed through generate_speech and through both presets
-    ids = tutorial.processor(text=translate(clip), return_tensors="pt").input_ids
+    # the same text, voice and seed through the tutorial's generate_speech and through both presets
+    # (digits spelled out and spaces collapsed first, as synthesise does, so both read the same tokens)
+    text = " ".join(normalise_numbers(translate(clip)).split())
+    code = tutorial.code
+    ids = code["processor"](text=text, return_tensors="pt").input_ids
     torch.manual_seed(0)
-    reference = tutorial.model.generate_speech(ids, tutorial.speaker_embeddings, vocoder=tutorial.vocoder,
-                                               maxlenratio=ratio).numpy()
+    reference = code["model"].generate_speech(ids, code["speaker_embeddings"], vocoder=code["vocoder"]).numpy()
     for preset in ("exact", "fast"):
-        tts = load_tts(preset=preset)
-        torch.manual_seed(0)
-        with torch.inference_mode():
-            blocks = speech_blocks(tts.model, tts.vocoder, ids, tutorial.speaker_embeddings, maxlenratio=ratio)
-            speech = torch.cat(list(blocks)).numpy()
+        speech = synthesise(text, "slt", maxlenratio=ratio, seed=0, preset=preset)
         lines.append(f"{preset} preset vs generate_speech (float32, same seed): {snr_db(speech, reference):.1f} dB SNR,"
                      f" log-spectral distance {log_spectral_distance(speech, reference):.3f} dB")
     return "\n".join(lines)
@@ -259,7 +262,7 @@ def main(argv=None):
     ap.add_argument("--json", metavar="FILE", help="write the raw timings here")
     ap.add_argument("--memory-of", choices=("tutorial", "workbook"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    args.preset = preset_name(args.preset)
+    args.preset = settings.preset(args.preset)
     if args.reps < 1:
         raise ValueError("--reps must be at least 1")
     if args.memory_of:

@@ -3,11 +3,18 @@
 Whisper base translates speech in ~96 languages into English text; SpeechT5 and
 HiFi-GAN speak it with a speaker x-vector. One module per notebook topic:
 
-* ``environment`` (00_setup): ``setup()``, device and versions report, prefetching
+* ``environment``, ``settings``, ``models`` (00_setup): ``setup()``, every ``S2ST_*``
+  variable, which models on which device
 * ``audio``, ``translation``, ``samples`` (01_speech_translation)
 * ``speakers``, ``synthesis`` (02_text_to_speech)
 * ``cascade`` (03_speech_to_speech)
-* ``streaming``, ``hifigan_stream``, ``whisper_greedy``, the ``fast`` preset in ``models`` (06_speed)
+* ``demo``, ``recorder`` (04_demo)
+* ``evaluation`` (05_evaluation)
+* ``fast`` (06_speed): the speed layer that ``preset="fast"`` selects
+
+Two tiers: the modules above are the plain tier and read like the notebooks
+(``preset="exact"`` runs only them); ``fast`` is the speed layer beside it, tested
+equal to it.
 """
 
 from .audio import load_audio, to_int16, write_wav
@@ -15,11 +22,11 @@ from .cascade import S2STResult, speech_to_speech_translation, speech_to_speech_
 from .models import load_asr, load_tts, pick_device
 from .samples import load_sample
 from .speakers import interpolate, list_speakers, load_speaker
-from .synthesis import normalise_numbers, synthesise, synthesise_stream
+from .synthesis import SpeechOptions, normalise_numbers, synthesise, synthesise_stream
 from .translation import Translation, translate, translate_details
 
 __all__ = [
-    "S2STResult", "Translation", "interpolate", "list_speakers", "load_asr", "load_audio",
+    "S2STResult", "SpeechOptions", "Translation", "interpolate", "list_speakers", "load_asr", "load_audio",
     "load_sample", "load_speaker", "load_tts", "normalise_numbers", "pick_device",
     "speech_to_speech_translation", "speech_to_speech_translation_stream", "synthesise", "synthesise_stream", "to_int16", "translate",
     "translate_details", "write_wav",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import speech_to_speech_translation, write_wav
+from . import SpeechOptions, settings, speech_to_speech_translation, write_wav
 from .cascade import format_timings
 from .environment import quiet_logs
 
@@ -20,12 +20,14 @@ def main(argv=None) -> int:
     parser.add_argument("--speaker", default=None, help="x-vector: slt, bdl, clb, rms, awb, ksp or an utterance name")
     parser.add_argument("--beams", type=int, default=1, help="Whisper beam size (default: greedy)")
     parser.add_argument("--maxlenratio", type=float, default=None, help="SpeechT5 length cap, per input token")
+    parser.add_argument("--preset", choices=settings.PRESETS, default=None,
+                        help="exact: the plain tier; fast: the speed layer (default: S2ST_PRESET, else fast)")
     args = parser.parse_args(argv)
     quiet_logs()
-    options = {} if args.maxlenratio is None else {"maxlenratio": args.maxlenratio}
     try:
-        result = speech_to_speech_translation(args.input, speaker=args.speaker,
-                                              generate_kwargs={"num_beams": args.beams}, **options)
+        options = SpeechOptions(maxlenratio=args.maxlenratio, preset=args.preset)
+        result = speech_to_speech_translation(args.input, speaker=args.speaker, options=options,
+                                              generate_kwargs={"num_beams": args.beams})
     except (ValueError, TypeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -9,6 +9,7 @@ m4a, mp4); resampling is soxr. Every bad input becomes a ``ValueError`` or
 from __future__ import annotations
 
 import io
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -182,3 +183,11 @@ def write_wav(target, waveform: np.ndarray, sampling_rate: int = SAMPLING_RATE):
     sf.write(target if hasattr(target, "write") else Path(target), data, sampling_rate,
              subtype="PCM_16", format="WAV")
     return target
+
+
+def loudest_frame_dbfs(waveform: np.ndarray, frame: int = 480) -> float:
+    """Level of the loudest 30 ms frame, in dB relative to full scale."""
+    usable = len(waveform) // frame * frame
+    frames = waveform[:usable].reshape(-1, frame) if usable else waveform[None]
+    rms = float(np.sqrt((frames.astype(np.float64) ** 2).mean(axis=1)).max())
+    return 20 * math.log10(rms) if rms > 0 else -math.inf

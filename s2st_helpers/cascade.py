@@ -6,6 +6,10 @@ plays without a conversion warning. The returned tuple also carries the text, th
 detected language and per-stage timings as attributes, for callers that want them.
 :func:`speech_to_speech_translation_stream` yields the speech in blocks as it is
 made, for players that can start before the end (``06_speed``).
+
+Both run the plain tier with ``preset="exact"`` and the speed layer with
+``preset="fast"`` (the default): one preset, in :class:`SpeechOptions`, selects the
+tier for both stages.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import numpy as np
 
 from .audio import SAMPLING_RATE, to_int16
 from .speakers import load_speaker
-from .synthesis import synthesise_stream
+from .synthesis import SpeechOptions, synthesise_stream
 from .translation import translate_details
 
 
@@ -51,45 +55,42 @@ def timed(timings: dict, name: str):
 
 
 def speech_to_speech_translation(audio, *, speaker=None, sampling_rate: int | None = None,
-                                 threshold: float = 0.5, minlenratio: float = 0.0,
-                                 maxlenratio: float | None = None, seed: int | None = None,
-                                 preset: str | None = None,
-                                 generate_kwargs: dict | None = None) -> S2STResult:
+                                 options: SpeechOptions | None = None, generate_kwargs: dict | None = None,
+                                 **changes) -> S2STResult:
     """Translate speech in any language into English speech.
 
     Returns ``(16000, int16 array)`` like the tutorial; the result also has ``.text``,
     ``.language`` and ``.timings`` (seconds for "translate", "synthesise", "first
-    audio" and "total"). Silence gives an empty (zero-length) waveform.
+    audio" and "total"). Silence gives an empty (zero-length) waveform and ``.text == ""``.
+    ``options`` (or keywords such as ``seed=0``, ``preset="exact"``): see
+    :class:`~s2st_helpers.synthesis.SpeechOptions`. ``generate_kwargs`` go to Whisper.
     """
-    blocks = list(speech_to_speech_translation_stream(
-        audio, speaker=speaker, sampling_rate=sampling_rate, threshold=threshold,
-        minlenratio=minlenratio, maxlenratio=maxlenratio, seed=seed, preset=preset,
-        generate_kwargs=generate_kwargs))
+    blocks = list(speech_to_speech_translation_stream(audio, speaker=speaker, sampling_rate=sampling_rate,
+                                                      options=options, generate_kwargs=generate_kwargs, **changes))
     last = blocks[-1]  # its timings are the final ones
     return S2STResult(SAMPLING_RATE, np.concatenate([b[1] for b in blocks]), last.text, last.language,
                       last.timings)
 
 
 def speech_to_speech_translation_stream(audio, *, speaker=None, sampling_rate: int | None = None,
-                                        threshold: float = 0.5, minlenratio: float = 0.0,
-                                        maxlenratio: float | None = None, seed: int | None = None,
-                                        preset: str | None = None,
-                                        generate_kwargs: dict | None = None) -> Iterator[S2STResult]:
+                                        options: SpeechOptions | None = None,
+                                        generate_kwargs: dict | None = None, **changes) -> Iterator[S2STResult]:
     """Like :func:`speech_to_speech_translation`, yielding ``(16000, int16 block)``
     results as the speech is made; each carries ``.text``, ``.language`` and the
     timings so far. Silence yields one empty block."""
-    voice = load_speaker(speaker)  # a bad speaker fails before any model runs
+    options = SpeechOptions.make(options, **changes)  # bad options and speakers fail before any model runs
+    voice = load_speaker(speaker)
     timings: dict = {}
     start = time.perf_counter()
     with timed(timings, "translate"):
-        result = translate_details(audio, sampling_rate=sampling_rate, **(generate_kwargs or {}))
+        result = translate_details(audio, sampling_rate=sampling_rate, preset=options.preset,
+                                   **(generate_kwargs or {}))
     if not result.text:
         timings["synthesise"] = 0.0
         timings["first audio"] = timings["total"] = time.perf_counter() - start
         yield S2STResult(SAMPLING_RATE, np.zeros(0, dtype=np.int16), "", result.language, timings)
         return
-    blocks = synthesise_stream(result.text, voice, threshold=threshold, minlenratio=minlenratio,
-                               maxlenratio=maxlenratio, seed=seed, preset=preset)
+    blocks = synthesise_stream(result.text, voice, options)
     synthesis_start = time.perf_counter()
     for block in blocks:
         now = time.perf_counter()

@@ -15,7 +15,8 @@ import sys
 import warnings
 from importlib import metadata
 
-from .models import asr_model_id, pick_device, tts_model_id, vocoder_id
+from . import settings
+from .models import pick_device
 
 PACKAGES = ("torch", "transformers", "datasets", "huggingface_hub", "gradio", "anywidget", "numpy")
 
@@ -57,7 +58,8 @@ def setup(verbose: bool = True) -> dict:
     quiet_logs()
     device = pick_device()
     report = {"where": "Colab" if in_colab() else "local", "device": str(device), **versions(),
-              "models": {"asr": asr_model_id(), "tts": tts_model_id(), "vocoder": vocoder_id()}}
+              "preset": settings.preset(),
+              "models": {"asr": settings.asr_model(), "tts": settings.tts_model(), "vocoder": settings.vocoder()}}
     if device.type == "cuda":
         import torch
 
@@ -68,7 +70,7 @@ def setup(verbose: bool = True) -> dict:
             print("  No GPU: everything works, just slower."
                   + (" In Colab: Runtime > Change runtime type > T4 GPU." if in_colab() else ""))
         print("  " + ", ".join(f"{k} {report[k]}" for k in ("python", *PACKAGES)))
-        print("  models: " + ", ".join(report["models"].values()))
+        print("  models: " + ", ".join(report["models"].values()) + f" | preset {report['preset']}")
     return report
 
 
@@ -84,7 +86,7 @@ def prefetch(languages=("it",), progress: bool = True) -> None:
     from .speakers import xvector_names
 
     steps = [(f"model {m}", lambda m=m: _snapshot(snapshot_download, m))
-             for m in (asr_model_id(), tts_model_id(), vocoder_id())]
+             for m in (settings.asr_model(), settings.tts_model(), settings.vocoder())]
     steps.append(("speaker x-vectors", xvector_names))
     steps += [(f"sample clip ({lang})", lambda lang=lang: load_sample(lang)) for lang in languages]
     for name, step in tqdm(steps, desc="prefetch", disable=not progress):

@@ -9,14 +9,14 @@ written for this workbook.
 
 from __future__ import annotations
 
-import csv
-import os
 import time
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from . import settings
 from .audio import SAMPLING_RATE, load_audio
+from .samples import read_manifest
 from .cascade import speech_to_speech_translation
 from .translation import translate
 
@@ -48,14 +48,10 @@ class Run:
 def load_eval_set(directory=None, *, with_references: bool = True) -> list[Item]:
     """Clips listed in ``directory/manifest.tsv`` (default: ``S2ST_EVAL_DIR``, else the
     bundled clips). ``with_references`` keeps only clips with an English reference."""
-    directory = directory or os.environ.get("S2ST_EVAL_DIR")
+    directory = directory or settings.eval_dir()
     root = Path(directory) if directory else resources.files("s2st_helpers") / "data" / "samples"
-    manifest = root / "manifest.tsv"
-    if not manifest.is_file():
-        raise ValueError(f"no manifest.tsv in {root}")
-    rows = csv.DictReader(manifest.read_text(encoding="utf-8").splitlines(), delimiter="\t",
-                          quoting=csv.QUOTE_NONE)
-    items = [Item(root / r["file"], r["language"], r.get("transcript", ""), r.get("english", "")) for r in rows]
+    items = [Item(root / r["file"], r["language"], r.get("transcript") or "", r.get("english") or "")
+             for r in read_manifest(root)]
     return [i for i in items if i.english] if with_references else items
 
 
@@ -74,6 +70,19 @@ def run_cascade(items: list[Item], *, speaker=None, progress: bool = True, **opt
         timings = {**result.timings, "transcribe back": time.perf_counter() - start}
         runs.append(Run(item, result.text, heard, len(audio) / SAMPLING_RATE, timings))
     return runs
+
+
+def round_trip(audio, **options) -> dict:
+    """Translate and speak, then let Whisper transcribe the English speech back:
+    ``{"translation", "heard_back", "wer"}`` (word error rate of what was heard
+    against what was said; 1.0 when either is empty). A cheap check of the speech
+    that needs no reference (``03_speech_to_speech``)."""
+    import jiwer
+
+    result = speech_to_speech_translation(audio, **options)
+    heard = transcribe_back(result)
+    error = jiwer.wer(result.text.lower(), heard.lower()) if result.text and heard else 1.0
+    return {"translation": result.text, "heard_back": heard, "wer": error}
 
 
 def transcribe_back(result) -> str:

@@ -23,17 +23,25 @@ def log_mel(audio: np.ndarray) -> np.ndarray:
                        hop_length=256, fft_length=1024, mel_filters=mel, log_mel="log10", mel_floor=1e-10)
 
 
-def waveform_and_spectrogram(audio: np.ndarray, title: str = ""):
-    """Waveform above its log-mel spectrogram; returns the figure."""
+def waveform_and_spectrogram(audio: np.ndarray, title: str = "", spectrogram=None):
+    """Waveform above a log-mel spectrogram; returns the figure. ``spectrogram``: the
+    one SpeechT5 predicted (frames x 80, natural log, as ``generate_speech`` returns it
+    without a vocoder); without it, one computed from the waveform (log10)."""
     audio = as_float32(np.asarray(audio))  # int16 from the cascade is scaled to [-1, 1]
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 4.5), sharex=False, constrained_layout=True)
     seconds = np.arange(len(audio)) / SAMPLING_RATE
     top.plot(seconds, audio, linewidth=0.5)
     top.set(xlabel="seconds", ylabel="amplitude", title=title, xlim=(0, max(seconds[-1], 1e-3)))
-    image = bottom.imshow(log_mel(audio), origin="lower", aspect="auto", cmap="magma",
-                          extent=(0, len(audio) / SAMPLING_RATE, 0, 80))
+    if spectrogram is None:
+        picture, label = log_mel(audio), "log10 power"
+    else:
+        if hasattr(spectrogram, "detach"):  # a torch tensor
+            spectrogram = spectrogram.detach().float().cpu().numpy()
+        picture, label = np.asarray(spectrogram).T, "log power (predicted)"
+    image = bottom.imshow(picture, origin="lower", aspect="auto", cmap="magma",
+                          extent=(0, len(audio) / SAMPLING_RATE, 0, picture.shape[0]))
     bottom.set(xlabel="seconds", ylabel="mel band")
-    fig.colorbar(image, ax=bottom, label="log10 power")
+    fig.colorbar(image, ax=bottom, label=label)
     return fig
 
 

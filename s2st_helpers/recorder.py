@@ -98,7 +98,7 @@ class S2STApp(widgets.VBox):
 
     def run(self, audio) -> None:
         from .cascade import format_timings, speech_to_speech_translation
-        from .translation import loudest_frame_dbfs
+        from .audio import loudest_frame_dbfs
 
         if isinstance(audio, Exception):
             self.heard.value = f"<b>Could not read that audio:</b> {audio}"

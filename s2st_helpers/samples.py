@@ -14,6 +14,7 @@ import io
 import warnings
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 
 from .audio import SAMPLING_RATE, load_audio
 
@@ -25,7 +26,9 @@ def bundled_languages() -> list[str]:
 
 
 def load_sample(language: str = "it", index: int = 0, *, offline: bool | None = None) -> dict:
-    """A recording in ``language``: ``{"array", "sampling_rate", "text", "language", "source"}``.
+    """A recording in ``language``: ``{"array", "sampling_rate", "text", "english",
+    "language", "source"}`` (``text``: what was said; ``english``: a reference
+    translation, "" where there is none).
 
     Streams the ``index``-th clip of the VoxPopuli validation split; when the hub cannot
     be reached (or ``offline=True``) returns a bundled clip in that language instead.
@@ -50,7 +53,8 @@ def bundled_sample(language: str, index: int = 0) -> dict:
         raise ValueError(f"no bundled clip in {language!r}; bundled: {bundled_languages()}")
     row = rows[index % len(rows)]
     return {"array": load_audio(_data() / row["file"]), "sampling_rate": SAMPLING_RATE, "text": row["transcript"],
-            "language": language, "source": f"bundled:{row['file']} ({row['license']})"}
+            "english": row.get("english") or "", "language": language,
+            "source": f"bundled:{row['file']} ({row['license']})"}
 
 
 def _from_hub(language: str, index: int) -> dict:
@@ -63,14 +67,23 @@ def _from_hub(language: str, index: int) -> dict:
             audio = sample["audio"]
             return {"array": load_audio(audio["bytes"] or audio["path"]), "sampling_rate": SAMPLING_RATE,
                     "text": sample.get("text") or sample.get("raw_text") or sample.get("normalized_text", ""),
-                    "language": language, "source": f"{VOXPOPULI}/{language}/validation[{index}]"}
+                    "english": "", "language": language, "source": f"{VOXPOPULI}/{language}/validation[{index}]"}
     raise ValueError(f"{VOXPOPULI} {language} validation has fewer than {index + 1} clips")
+
+
+def read_manifest(directory) -> list[dict]:
+    """The rows of ``directory/manifest.tsv`` (``file``, ``language``, ``transcript``,
+    ``english``, ...), as dicts. Quotes are text, not delimiters: transcripts hold them."""
+    manifest = directory / "manifest.tsv" if hasattr(directory, "joinpath") else Path(directory) / "manifest.tsv"
+    if not manifest.is_file():
+        raise ValueError(f"no manifest.tsv in {directory}")
+    text = manifest.read_text(encoding="utf-8")
+    return list(csv.DictReader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE))
 
 
 @lru_cache(maxsize=1)
 def _manifest() -> list[dict]:
-    text = (_data() / "manifest.tsv").read_text(encoding="utf-8")
-    return list(csv.DictReader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE))
+    return read_manifest(_data())
 
 
 def _data():

@@ -1,35 +1,41 @@
 """English text to speech with SpeechT5 + HiFi-GAN and a speaker x-vector.
 
-Introduced in ``02_text_to_speech``. Changes from the tutorial, and why:
+Introduced in ``02_text_to_speech``, which first runs the tutorial's calls (processor,
+``generate_speech`` with the vocoder) and shows where they break. This is the plain
+tier: the same calls, one chunk of text at a time. What it adds, and why:
 
-* Numbers are spelled out first (SpeechT5's vocabulary has no digits, so "42" was
-  silently dropped). num2words does the spelling; transformers' own normaliser
-  turns "1,000,000" into "one thousand,".
+* Numbers are spelled out first (SpeechT5's vocabulary has no digits, so "42"
+  became one unknown token and was not spoken). num2words does the spelling;
+  transformers' own normaliser turns "1,000,000" into "one thousand,".
 * SpeechT5's encoder has ``max_text_positions`` (600) positions; longer text
-  crashed. Text is split at sentence boundaries into chunks that fit, and the
-  pieces are joined with a short pause.
-* Speech comes out block by block (:mod:`s2st_helpers.streaming`), so playback can
-  start while the rest is made; :func:`synthesise` joins the blocks.
-* ``maxlenratio`` defaults to 10 (upstream: 20; ``S2ST_MAXLENRATIO`` changes it) and is clamped so no chunk can ask
-  for more decoder steps than the model has positions: a voice whose stop head
-  never fires stops within a bounded time instead of running for minutes.
+  crashed. Text is split at sentence ends into chunks that fit, and the pieces are
+  joined with a short pause.
+* ``maxlenratio`` defaults to 10 (upstream: 20; ``S2ST_MAXLENRATIO`` changes it) and
+  is clamped so no chunk can ask for more decoder steps than the model has
+  positions: a voice whose stop head never fires stops within a bounded time.
+* A seed makes the speech repeatable (SpeechT5 keeps dropout on in its decoder
+  prenet at inference, so two runs differ otherwise).
+
+The options travel together as one :class:`SpeechOptions`. ``preset="fast"`` (the
+default) runs the written-out decoder loop of :mod:`s2st_helpers.fast`, which yields
+audio in blocks while the rest is made; ``preset="exact"`` runs ``generate_speech``.
 """
 
 from __future__ import annotations
 
-import os
+import dataclasses
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from . import settings
 from .audio import SAMPLING_RATE
 from .models import load_tts
 from .speakers import load_speaker
-from .streaming import speech_blocks
 
-MAXLENRATIO = 10.0  # S2ST_MAXLENRATIO overrides it (a slow classroom machine may want less)
 PAUSE_SECONDS = 0.15  # between chunks, as between sentences in speech
 
 _CURRENCIES = {"$": "USD", "£": "GBP", "€": "EUR"}
@@ -118,69 +124,99 @@ def prepare_chunks(text, tts) -> list[str]:
     return chunks
 
 
-def synthesise(text: str, speaker=None, *, threshold: float = 0.5, minlenratio: float = 0.0,
-               maxlenratio: float | None = None, seed: int | None = None, model: str | None = None,
-               vocoder: str | None = None, device=None, preset: str | None = None) -> np.ndarray:
+@dataclass(frozen=True)
+class SpeechOptions:
+    """How SpeechT5 speaks: the options of ``generate_speech``, a seed and the preset.
+
+    ``threshold``: stop probability; ``minlenratio`` / ``maxlenratio``: least and most
+    spectrogram frames per input token (``None``: ``S2ST_MAXLENRATIO``, else 10);
+    ``seed``: repeatable speech; ``preset``: "fast" or "exact" (``None``: ``S2ST_PRESET``,
+    else "fast"). Checked when made, so a bad value fails before any model runs.
+    """
+
+    threshold: float = 0.5
+    minlenratio: float = 0.0
+    maxlenratio: float | None = None
+    seed: int | None = None
+    preset: str | None = None
+
+    def __post_init__(self):
+        for name in ("threshold", "minlenratio", "maxlenratio"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
+            raise TypeError(f"seed must be an integer, got {type(self.seed).__name__}")
+        if not 0.0 < self.threshold <= 1.0:
+            raise ValueError(f"threshold is a stop probability in (0, 1], got {self.threshold}")
+        maxlenratio = settings.maxlenratio(self.maxlenratio)
+        if self.minlenratio < 0 or maxlenratio <= 0 or self.minlenratio > maxlenratio:
+            raise ValueError("need 0 <= minlenratio <= maxlenratio and maxlenratio > 0, "
+                             f"got {self.minlenratio}, {maxlenratio}")
+        settings.preset(self.preset)
+
+    @classmethod
+    def make(cls, options: "SpeechOptions | None" = None, **changes) -> "SpeechOptions":
+        """``options`` (default: the defaults) with ``changes`` applied."""
+        if options is not None and not isinstance(options, cls):
+            raise TypeError(f"options must be SpeechOptions, got {type(options).__name__}")
+        unknown = set(changes) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise TypeError(f"unknown speech option(s) {', '.join(sorted(unknown))}: use "
+                            f"{', '.join(f.name for f in dataclasses.fields(cls))}")
+        return dataclasses.replace(options or cls(), **changes)
+
+    def resolved(self) -> "SpeechOptions":
+        """The same with ``maxlenratio`` and ``preset`` filled in from the settings."""
+        return dataclasses.replace(self, maxlenratio=settings.maxlenratio(self.maxlenratio),
+                                   preset=settings.preset(self.preset))
+
+
+def synthesise(text: str, speaker=None, options: SpeechOptions | None = None, *, model: str | None = None,
+               vocoder: str | None = None, device=None, **changes) -> np.ndarray:
     """Speak English ``text``; returns float32 audio at 16 kHz.
 
     ``speaker``: see :func:`s2st_helpers.speakers.load_speaker` (default: the tutorial's
-    voice). ``threshold``, ``minlenratio`` and ``maxlenratio`` mean what they mean in
-    SpeechT5's ``generate_speech``. ``seed`` makes the output repeatable (SpeechT5 keeps
-    dropout on in its decoder prenet at inference, so two runs differ otherwise).
-    ``preset``: "fast" or "exact" (see :mod:`s2st_helpers.models`).
+    voice). ``options``: a :class:`SpeechOptions`; single options can be given as
+    keywords too (``seed=0``, ``maxlenratio=4.0``, ``preset="exact"``).
     """
-    blocks = list(synthesise_stream(text, speaker, threshold=threshold, minlenratio=minlenratio,
-                                    maxlenratio=maxlenratio, seed=seed, model=model, vocoder=vocoder,
-                                    device=device, preset=preset))
+    blocks = list(synthesise_stream(text, speaker, options, model=model, vocoder=vocoder, device=device,
+                                    **changes))
     return np.concatenate(blocks).astype(np.float32, copy=False)
 
 
-def synthesise_stream(text: str, speaker=None, *, threshold: float = 0.5, minlenratio: float = 0.0,
-                      maxlenratio: float | None = None, seed: int | None = None,
-                      model: str | None = None, vocoder: str | None = None,
-                      device=None, preset: str | None = None) -> Iterator[np.ndarray]:
-    """Yield the speech in blocks as it is made (the first ~0.25 s comes after a few
-    dozen decoder steps), with a short pause between chunks of text. Joined, the
-    blocks are :func:`synthesise`'s result."""
-    if maxlenratio is None:
-        maxlenratio = default_maxlenratio()
-    _check_options(threshold, minlenratio, maxlenratio)
-    tts = load_tts(model, vocoder, device, preset)
+def synthesise_stream(text: str, speaker=None, options: SpeechOptions | None = None, *,
+                      model: str | None = None, vocoder: str | None = None, device=None,
+                      **changes) -> Iterator[np.ndarray]:
+    """Yield the speech in blocks as it is made, with a short pause between chunks of
+    text. Joined, the blocks are :func:`synthesise`'s result. The plain tier yields a
+    chunk of text at a time; the ``fast`` preset's first block comes after a few dozen
+    decoder steps."""
+    options = SpeechOptions.make(options, **changes).resolved()
+    tts = load_tts(model, vocoder, device, options.preset)
     embedding = torch.from_numpy(load_speaker(speaker)).unsqueeze(0).to(tts.device)
     chunks = prepare_chunks(text, tts)
-    if seed is not None:
-        torch.manual_seed(seed)
+    if options.seed is not None:
+        torch.manual_seed(options.seed)
     pause = np.zeros(int(PAUSE_SECONDS * SAMPLING_RATE), dtype=np.float32)
     for i, chunk in enumerate(chunks):
         if i:
             yield pause
         ids = tts.processor(text=chunk, return_tensors="pt").input_ids.to(tts.device)
-        ratio = _clamp_ratio(maxlenratio, ids.shape[1], tts.model.config)
+        chunk_options = dict(threshold=options.threshold, minlenratio=options.minlenratio,
+                                  maxlenratio=_clamp_ratio(options.maxlenratio, ids.shape[1], tts.model.config))
         with torch.inference_mode():
-            for block in speech_blocks(tts.model, tts.vocoder, ids, embedding, threshold=threshold,
-                                       minlenratio=minlenratio, maxlenratio=ratio):
+            if options.preset == "fast":
+                from .fast.speecht5_steps import speech_blocks
+
+                blocks = speech_blocks(tts.model, tts.vocoder, ids, embedding, **chunk_options)
+            else:
+                blocks = [tts.model.generate_speech(ids, embedding, vocoder=tts.vocoder, **chunk_options)]
+            for block in blocks:
                 yield block.float().cpu().numpy().reshape(-1)
-
-
-def default_maxlenratio() -> float:
-    value = os.environ.get("S2ST_MAXLENRATIO")
-    try:
-        return float(value) if value else MAXLENRATIO
-    except ValueError:
-        raise ValueError(f"S2ST_MAXLENRATIO must be a number, got {value!r}") from None
 
 
 def _clamp_ratio(maxlenratio: float, n_tokens: int, config) -> float:
     """The largest ratio whose decoder steps stay within max_speech_positions."""
     steps_allowed = config.max_speech_positions - 1
     return min(maxlenratio, steps_allowed * config.reduction_factor / max(1, n_tokens))
-
-
-def _check_options(threshold, minlenratio, maxlenratio):
-    for name, value in (("threshold", threshold), ("minlenratio", minlenratio), ("maxlenratio", maxlenratio)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not 0.0 < threshold <= 1.0:
-        raise ValueError(f"threshold is a stop probability in (0, 1], got {threshold}")
-    if minlenratio < 0 or maxlenratio <= 0 or minlenratio > maxlenratio:
-        raise ValueError(f"need 0 <= minlenratio <= maxlenratio and maxlenratio > 0, got {minlenratio}, {maxlenratio}")

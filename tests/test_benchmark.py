@@ -1,5 +1,5 @@
 """The speed benchmark runs end to end (on the tiny models: its numbers mean nothing
-here; the timings that count come from running it by hand, see the README)."""
+here; the timings that count come from running it by hand, see benchmarks/README.md)."""
 
 import json
 import subprocess
@@ -34,7 +34,7 @@ def test_benchmark_prints_both_paths(tiny, tmp_path, monkeypatch):
     assert run.returncode == 0, run.stderr[-3000:]
     out = run.stdout
     for line in ("translate (s)", "first audio (s)", "peak RSS MB", "end to end:", "tutorial says:",
-                 "greedy text identical to the unoptimised greedy path: 8/8 clips", "BLEU, 7 clips",
+                 "speed layer's text identical to the plain tier's: 8/8 clips", "BLEU, 7 clips",
                  "exact preset vs generate_speech", "fast preset vs generate_speech"):
         assert line in out, out
     result = json.loads(raw.read_text())

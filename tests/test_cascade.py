@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from s2st_helpers import S2STResult, speech_to_speech_translation
+from s2st_helpers import S2STResult, SpeechOptions, Translation, speech_to_speech_translation
 
 
 def test_tutorial_contract(tiny, wav_file):
@@ -35,12 +35,15 @@ def test_options_pass_through(tiny, wav_file, monkeypatch):
     import s2st_helpers.cascade as cascade
 
     seen = {}
-    monkeypatch.setattr(cascade, "synthesise_stream", lambda text, voice, **k: seen.update(k, voice=voice)
-                        or iter([np.zeros(10, np.float32)]))
+    monkeypatch.setattr(cascade, "synthesise_stream", lambda text, voice, options: seen.update(
+        options=options, voice=voice) or iter([np.zeros(10, np.float32)]))
+    monkeypatch.setattr(cascade, "translate_details", lambda audio, **k: seen.update(translate=k)
+                        or Translation("hi", "it", 0.9, 0.0, 2.0))
     speech_to_speech_translation(wav_file, speaker="bdl", threshold=0.4, minlenratio=0.1, maxlenratio=3.0,
                                  seed=1, preset="exact", generate_kwargs={"num_beams": 2})
-    assert seen["threshold"] == 0.4 and seen["minlenratio"] == 0.1 and seen["maxlenratio"] == 3.0
-    assert seen["seed"] == 1 and seen["preset"] == "exact" and seen["voice"].shape == (512,)
+    assert seen["options"] == SpeechOptions(threshold=0.4, minlenratio=0.1, maxlenratio=3.0, seed=1, preset="exact")
+    assert seen["voice"].shape == (512,)
+    assert seen["translate"]["preset"] == "exact" and seen["translate"]["num_beams"] == 2
 
 
 def test_bad_speaker_fails_before_translation(monkeypatch, wav_file):
@@ -64,9 +67,10 @@ def run_cli(args, tiny_paths):
                           text=True, timeout=300)
 
 
-def test_command_line_writes_wav(tiny_paths, wav_file, tmp_path):
+@pytest.mark.parametrize("preset", [[], ["--preset", "exact"]])
+def test_command_line_writes_wav(tiny_paths, wav_file, tmp_path, preset):
     out = tmp_path / "english.wav"
-    done = run_cli([str(wav_file), "-o", str(out), "--maxlenratio", "2", "--speaker", "bdl"], tiny_paths)
+    done = run_cli([str(wav_file), "-o", str(out), "--maxlenratio", "2", "--speaker", "bdl", *preset], tiny_paths)
     assert done.returncode == 0, done.stderr
     info = sf.info(out)
     assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16") and info.frames > 0

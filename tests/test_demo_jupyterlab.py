@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from s2st_helpers import load_audio
-from s2st_helpers.translation import loudest_frame_dbfs
+from s2st_helpers.audio import loudest_frame_dbfs
 
 from .browser_support import free_port
 

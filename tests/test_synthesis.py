@@ -49,19 +49,27 @@ def test_synthesise_returns_float32_16k(tiny):
     assert len(audio) == int(tokens * 4.0 / 2) * 2 * HOP
 
 
-@pytest.fixture
-def calls(monkeypatch):
-    """Spy on the decoder loop: (input_ids, keyword arguments) per text chunk."""
-    import s2st_helpers.synthesis as synthesis
+@pytest.fixture(params=["fast", "exact"])
+def calls(request, monkeypatch):
+    """Spy on the decoder of either tier (the speed layer's loop, or the plain tier's
+    ``generate_speech``): (input_ids, keyword arguments) per text chunk."""
+    import s2st_helpers.fast.speecht5_steps as steps
+    from transformers import SpeechT5ForTextToSpeech
 
     seen = []
-    original = synthesis.speech_blocks
+    blocks, generate_speech = steps.speech_blocks, SpeechT5ForTextToSpeech.generate_speech
 
-    def spy(model, vocoder, ids, speaker, **kwargs):
+    def spy_blocks(model, vocoder, ids, speaker, **kwargs):
         seen.append((ids, kwargs))
-        return original(model, vocoder, ids, speaker, **kwargs)
+        return blocks(model, vocoder, ids, speaker, **kwargs)
 
-    monkeypatch.setattr(synthesis, "speech_blocks", spy)
+    def spy_generate(self, ids, speaker, vocoder=None, **kwargs):
+        seen.append((ids, kwargs))
+        return generate_speech(self, ids, speaker, vocoder=vocoder, **kwargs)
+
+    monkeypatch.setattr(steps, "speech_blocks", spy_blocks)
+    monkeypatch.setattr(SpeechT5ForTextToSpeech, "generate_speech", spy_generate)
+    monkeypatch.setenv("S2ST_PRESET", request.param)
     return seen
 
 
@@ -111,19 +119,33 @@ def test_bad_text(tiny, text, error):
         synthesise(text)
 
 
-@pytest.mark.parametrize("options", [{"threshold": 0}, {"threshold": 1.5}, {"maxlenratio": 0},
-                                     {"minlenratio": -1}, {"minlenratio": 5, "maxlenratio": 2},
-                                     {"threshold": "high"}])
-def test_bad_options(tiny, options):
-    with pytest.raises((ValueError, TypeError)):
+@pytest.mark.parametrize("options,error", [
+    ({"threshold": 0}, ValueError), ({"threshold": 1.5}, ValueError), ({"maxlenratio": 0}, ValueError),
+    ({"minlenratio": -1}, ValueError), ({"minlenratio": 5, "maxlenratio": 2}, ValueError),
+    ({"threshold": "high"}, TypeError), ({"seed": 1.5}, TypeError), ({"preset": "turbo"}, ValueError),
+    ({"speed": 2}, TypeError), ({"options": {"seed": 1}}, TypeError)])
+def test_bad_options(tiny, options, error, monkeypatch):
+    import s2st_helpers.synthesis as synthesis
+
+    monkeypatch.setattr(synthesis, "load_tts", lambda *a, **k: pytest.fail("model loaded for bad options"))
+    with pytest.raises(error, match="threshold|minlenratio|seed|preset|speed|SpeechOptions"):
         synthesise("Hello.", **options)
 
 
+def test_options_object_and_keywords_agree(tiny):
+    from s2st_helpers import SpeechOptions
+
+    options = SpeechOptions(maxlenratio=2.0, seed=5)
+    assert np.array_equal(synthesise("Same again.", options=options), synthesise("Same again.", maxlenratio=2.0, seed=5))
+    assert SpeechOptions.make(options, seed=6) == SpeechOptions(maxlenratio=2.0, seed=6)
+    assert options.resolved().preset == "fast" and SpeechOptions().resolved().maxlenratio == 10.0
+
+
 def test_default_cap_from_environment(tiny, monkeypatch):
-    from s2st_helpers.synthesis import default_maxlenratio
+    from s2st_helpers import settings
 
     monkeypatch.setenv("S2ST_MAXLENRATIO", "4")
-    assert default_maxlenratio() == 4.0
+    assert settings.maxlenratio() == 4.0
     short = synthesise("Hi.", seed=0)
     monkeypatch.delenv("S2ST_MAXLENRATIO")
     assert len(synthesise("Hi.", seed=0)) > len(short)

@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from s2st_helpers import translate, translate_details
-from s2st_helpers.translation import guard_options, loudest_frame_dbfs, token_budget
+from s2st_helpers.audio import loudest_frame_dbfs
+from s2st_helpers.translation import guard_options, token_budget
 
 
 def test_translate_returns_text(tiny, speech):
@@ -25,7 +26,8 @@ def test_details(tiny, wav_file):
     assert str(result) == result.text
 
 
-def test_given_language_and_task_reach_generate(tiny, wav_file, monkeypatch):
+@pytest.mark.parametrize("preset", ["fast", "exact"])
+def test_given_language_and_task_reach_generate(tiny, wav_file, monkeypatch, preset):
     from transformers import WhisperForConditionalGeneration
 
     calls = []
@@ -36,12 +38,16 @@ def test_given_language_and_task_reach_generate(tiny, wav_file, monkeypatch):
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(WhisperForConditionalGeneration, "generate", spy)
-    result = translate_details(wav_file, language="it", task="transcribe", num_beams=2)
+    result = translate_details(wav_file, language="it", task="transcribe", num_beams=2, preset=preset)
     assert result.language == "it" and result.language_probability is None
-    first = calls[0]  # greedy (here beam 2) on the shared encoder output
+    first = calls[0]
     assert first["language"] == "it" and first["task"] == "transcribe" and first["num_beams"] == 2
-    assert first["temperature"] == 0.0 and "encoder_outputs" in first
     assert first["max_length"] == 4 + token_budget(2.0)
+    if preset == "fast":  # first pass on the shared encoder output, then the ladder if it loops
+        assert first["temperature"] == 0.0 and "encoder_outputs" in first
+    else:  # the plain tier: one generate call with the whole guard
+        assert first["temperature"] == (0.0, 0.2, 0.4, 0.6, 0.8, 1.0) and "input_features" in first
+        assert first["compression_ratio_threshold"] == 1.35 and len(calls) == 1
     # the runaway guard is on by default: a looping first pass goes on up the ladder
     if len(calls) > 1:
         assert calls[1]["compression_ratio_threshold"] == 1.35 and calls[1]["temperature"][0] == 0.2
@@ -54,7 +60,7 @@ def test_default_is_greedy_translate(tiny, wav_file, monkeypatch):
     original = WhisperForConditionalGeneration.generate
     monkeypatch.setattr(WhisperForConditionalGeneration, "generate",
                         lambda self, *a, **k: seen.update(k) or original(self, *a, **k))
-    translate(wav_file)
+    translate(wav_file, preset="exact")
     assert seen["task"] == "translate" and seen["num_beams"] == 1
 
 
@@ -68,14 +74,31 @@ def test_silence_gives_empty_text(tiny, audio, monkeypatch):
     assert translate(audio, sampling_rate=16000) == ""
 
 
-def test_no_speech_probability_gives_empty_text(tiny, speech, monkeypatch):
+@pytest.mark.parametrize("preset", ["fast", "exact"])
+def test_no_speech_probability_gives_empty_text(tiny, speech, monkeypatch, preset):
     """Noise loud enough to pass the level gate is judged by Whisper's no-speech probability."""
     import s2st_helpers.translation as tr
 
-    monkeypatch.setattr(tr, "first_step", lambda *a, **k: ("en", 0.1, 0.95))
-    assert translate(speech, sampling_rate=16000) == ""
-    monkeypatch.setattr(tr, "first_step", lambda *a, **k: ("en", 0.1, 0.05))
-    assert translate(speech, sampling_rate=16000) != ""
+    monkeypatch.setattr(tr, "read_first_step", lambda *a, **k: ("en", 0.1, 0.95))
+    assert translate(speech, sampling_rate=16000, preset=preset) == ""
+    monkeypatch.setattr(tr, "read_first_step", lambda *a, **k: ("en", 0.1, 0.05))
+    assert translate(speech, sampling_rate=16000, preset=preset) != ""
+
+
+def test_first_step_is_the_same_in_both_tiers(tiny, speech):
+    """The plain tier's model call and the speed layer's first step give the same
+    language and no-speech probability."""
+    from s2st_helpers.fast.whisper_steps import WhisperDecoderSteps
+    from s2st_helpers.models import load_asr
+    from s2st_helpers.translation import first_step_logits, read_first_step, whisper_features
+
+    asr = load_asr()
+    window = whisper_features(asr, speech, False)["input_features"]
+    plain = first_step_logits(asr, window)
+    fast = WhisperDecoderSteps.encode(asr.model, window).feed([asr.model.generation_config.decoder_start_token_id])
+    torch.testing.assert_close(fast, plain, rtol=1e-4, atol=1e-4)
+    language, p, no_speech = read_first_step(asr, plain)
+    assert (language, p, no_speech) == pytest.approx(read_first_step(asr, fast), abs=1e-5)
 
 
 def test_long_audio_uses_long_form(tiny, speech, monkeypatch):
@@ -133,16 +156,19 @@ def test_model_is_loaded_once(tiny, speech):
 
 @pytest.mark.parametrize("options", [{"temperature": 0.0}, {}, {"compression_ratio_threshold": 0.5},
                                      {"num_beams": 2, "temperature": 0.0}])
-def test_reused_encoder_output_gives_generates_text(tiny, speech, options):
+def test_fast_tier_gives_the_plain_tiers_text(tiny, speech, options):
     """Greedy with the shared encoder output, and the fallback ladder when it fails
-    (threshold 0.5 makes every greedy pass fail), give what one generate call gives."""
-    from s2st_helpers.translation import translate_with_generate
-
+    (threshold 0.5 makes every greedy pass fail), give what the plain tier's one
+    generate call gives."""
     for scale in (1.0, 0.3):
-        torch.manual_seed(11)
-        got = translate_details(speech * scale, sampling_rate=16000, language="fr", **options).text
-        torch.manual_seed(11)
-        assert got == translate_with_generate(speech * scale, sampling_rate=16000, language="fr", **options)
+        for language in ("fr", None):
+            torch.manual_seed(11)
+            fast = translate_details(speech * scale, sampling_rate=16000, language=language, preset="fast",
+                                     **options)
+            torch.manual_seed(11)
+            exact = translate_details(speech * scale, sampling_rate=16000, language=language, preset="exact",
+                                      **options)
+            assert (fast.text, fast.language) == (exact.text, exact.language)
 
 
 def test_encoder_runs_once(tiny, speech, monkeypatch):
@@ -152,11 +178,6 @@ def test_encoder_runs_once(tiny, speech, monkeypatch):
     calls = []
     monkeypatch.setattr(encoder, "forward", lambda *a, _f=encoder.forward, **k: calls.append(1) or _f(*a, **k))
     translate(speech, sampling_rate=16000, temperature=0.0)
-    assert len(calls) == 1
-
-
-def test_translate_with_generate_takes_one_window(tiny, speech):
-    from s2st_helpers.translation import translate_with_generate
-
-    with pytest.raises(ValueError, match="up to 30 s"):
-        translate_with_generate(np.tile(speech, 16), sampling_rate=16000)  # 32 s
+    assert len(calls) == 1  # the speed layer; the plain tier encodes for the first step and in generate
+    translate(speech, sampling_rate=16000, temperature=0.0, preset="exact")
+    assert len(calls) == 3

@@ -1,4 +1,6 @@
-"""The written-out SpeechT5 loop must give what ``generate_speech`` gives."""
+"""The speed layer against the plain tier: the written-out SpeechT5 loop must give
+what ``generate_speech`` gives, and ``preset="fast"`` what ``preset="exact"`` gives
+(int8 aside, within its tolerance)."""
 
 import copy
 
@@ -7,8 +9,10 @@ import pytest
 import torch
 
 from s2st_helpers import synthesise, synthesise_stream
-from s2st_helpers.models import load_tts, preset_name
-from s2st_helpers.streaming import FIRST_BLOCK, VOCODER_LAG, speech_blocks
+from s2st_helpers import settings
+from s2st_helpers.evaluation import snr_db
+from s2st_helpers.fast.speecht5_steps import FIRST_BLOCK, VOCODER_LAG, speech_blocks
+from s2st_helpers.models import clear_cache, load_tts
 
 HOP = 256
 
@@ -91,16 +95,47 @@ def test_fast_preset_is_int8_and_close(tiny):
 
 
 def test_preset_names(monkeypatch):
-    assert preset_name() == "fast"
+    assert settings.preset() == "fast"
     monkeypatch.setenv("S2ST_PRESET", "exact")
-    assert preset_name() == "exact"
+    assert settings.preset() == "exact"
     with pytest.raises(ValueError, match="preset"):
-        preset_name("turbo")
+        settings.preset("turbo")
+
+
+@pytest.fixture
+def float32_fast(tiny, monkeypatch):
+    """The speed layer without int8 (as on a GPU), to compare its loops alone."""
+    import s2st_helpers.fast.int8 as int8
+
+    monkeypatch.setattr(int8, "quantise_int8", lambda model: model)
+    clear_cache()
+    yield
+    clear_cache()
+
+
+@pytest.mark.parametrize("text", ["One sentence.", "A first sentence here. And a second, longer one after it!"])
+def test_fast_tier_equals_plain_tier(float32_fast, text):
+    """Same seed, same speech: the speed layer's loops change no sample beyond rounding."""
+    exact = synthesise(text, maxlenratio=5.0, seed=9, preset="exact")
+    fast = synthesise(text, maxlenratio=5.0, seed=9, preset="fast")
+    assert fast.shape == exact.shape
+    assert snr_db(fast, exact) > 80
+
+
+def test_int8_is_within_tolerance(tiny):
+    """The fast preset on a CPU is int8: close to the plain tier, not equal (the
+    real-model tier holds full-size SpeechT5 to 25 dB; random tiny weights are
+    rougher: 28.6 dB when written, so here 20 dB)."""
+    exact = synthesise("Within tolerance.", maxlenratio=4.0, seed=2, preset="exact")
+    fast = synthesise("Within tolerance.", maxlenratio=4.0, seed=2, preset="fast")
+    assert fast.shape == exact.shape and not np.array_equal(fast, exact)
+    print(f"int8 vs float32 on the tiny model: {snr_db(fast, exact):.1f} dB SNR")
+    assert snr_db(fast, exact) > 20
 
 
 @pytest.mark.parametrize("splits", [[200], [16, 32, 64, 88], [1] * 30 + [170], [40, 0, 100, 60]])
 def test_stateful_hifigan_equals_whole_spectrogram(exact, splits):
-    from s2st_helpers.hifigan_stream import StreamingHifiGan
+    from s2st_helpers.fast.hifigan_stream import StreamingHifiGan
 
     torch.manual_seed(0)
     mel = torch.randn(sum(splits), exact.model.config.num_mel_bins)

@@ -1,8 +1,8 @@
 """Whisper's greedy decoding written out, one token at a time.
 
-Introduced in ``06_speed``. ``generate`` spends more time per token in Python (logits
-processors, cache bookkeeping, mask building) than whisper-base's decoder takes on a
-laptop. This loop does the decoder's arithmetic in the library's order, applies the
+Introduced in ``06_speed``; the plain tier is :mod:`s2st_helpers.translation`.
+``generate`` spends more time per token in Python (logits processors, cache
+bookkeeping, mask building) than whisper-base's decoder takes on a laptop. This loop does the decoder's arithmetic in the library's order, applies the
 same two suppressions ``generate`` applies to a translation without timestamps, and
 keeps the first step's cache, so the step that gives the language and the no-speech
 probability is also the start of the decoding. The tests check that the text is
@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from transformers.modeling_outputs import BaseModelOutput
+
+from ..translation import PROMPT_TOKENS
 
 
-class WhisperSteps:
+class WhisperDecoderSteps:
     """Whisper's decoder over one encoded 30 s window, fed a token at a time."""
 
     def __init__(self, model, encoded: torch.Tensor):
+        self.encoded = BaseModelOutput(last_hidden_state=encoded)
         decoder = model.model.decoder
         self.model, self.decoder, self.layers = model, decoder, list(decoder.layers)
         attn = self.layers[0].self_attn
@@ -28,6 +32,12 @@ class WhisperSteps:
         self.cross = [(self._split(layer.encoder_attn.k_proj(encoded)), self._split(layer.encoder_attn.v_proj(encoded)))
                       for layer in self.layers]
         self.tokens: list[int] = []
+
+    @classmethod
+    def encode(cls, model, window: torch.Tensor) -> "WhisperDecoderSteps":
+        """Run the encoder on one 30 s window of features, once, and start here."""
+        with torch.inference_mode():
+            return cls(model, model.get_encoder()(window).last_hidden_state)
 
     def _split(self, x: torch.Tensor) -> torch.Tensor:  # (1, T, H*D) -> (1, H, T, D)
         return x.view(1, -1, self.heads, self.head_dim).transpose(1, 2)
@@ -56,6 +66,7 @@ class WhisperSteps:
             return None
         return self.model.proj_out(self.decoder.layer_norm(hidden))[0, -1].float()
 
+    @torch.inference_mode()
     def feed(self, prompt: list[int]) -> torch.Tensor:
         """Feed the part of ``prompt`` not fed yet; returns the last logits."""
         if self.tokens != prompt[:len(self.tokens)] or len(prompt) <= len(self.tokens):
@@ -65,6 +76,7 @@ class WhisperSteps:
             self.step(token, logits=False)
         return self.step(new[-1])
 
+    @torch.inference_mode()
     def greedy(self, prompt: list[int], max_new_tokens: int) -> torch.Tensor:
         """Greedy decoding after ``prompt`` until <|endoftext|> or ``max_new_tokens``
         tokens (<|endoftext|> included); returns the new tokens without it, shape
@@ -85,3 +97,65 @@ class WhisperSteps:
             if len(out) < max_new_tokens:
                 logits = self.step(token)
         return torch.tensor([out], dtype=torch.long, device=self.keys.device)
+
+
+def generate_short(asr, steps: WhisperDecoderSteps, features: dict, options: dict) -> torch.Tensor:
+    """Whisper's ``generate`` with its temperature fallback, reusing the encoder output.
+
+    The first, greedy pass runs on the first step's state (:class:`WhisperDecoderSteps`;
+    ``generate`` with the encoder output for options that loop does not cover) and is
+    judged with transformers' own compression ratio; only a pass that fails goes back
+    to ``generate`` with the rest of the ladder (transformers cannot fall back when
+    given ``encoder_outputs``). Greedy uses no random numbers, so the result is the
+    one a single ``generate`` call would give.
+    """
+    options = dict(options)
+    ladder = options.pop("temperature", 0.0)
+    ladder = tuple(ladder) if isinstance(ladder, (tuple, list)) else (ladder,)
+    threshold = options.pop("compression_ratio_threshold", None)
+    if ladder[0] != 0.0:  # sampling from the start: nothing to reuse
+        return asr.model.generate(**features, temperature=ladder, compression_ratio_threshold=threshold,
+                                  **options)
+    prompt = _greedy_prompt(asr, options)
+    if prompt is not None:
+        ids = steps.greedy(prompt, new_token_cap(asr, options))
+    else:
+        ids = asr.model.generate(encoder_outputs=steps.encoded, temperature=0.0, **options)
+    if threshold is None or len(ladder) == 1 or compression_ratio(asr, ids, options) <= threshold:
+        return ids
+    return asr.model.generate(**features, temperature=ladder[1:], compression_ratio_threshold=threshold,
+                              **options)
+
+
+def _greedy_prompt(asr, options: dict) -> list[int] | None:
+    """The prompt for the written-out greedy loop, or None where only ``generate``
+    does what was asked (beams, language names, other generation options)."""
+    config = asr.model.generation_config
+    language, task = options.get("language"), options.get("task", "translate")
+    if set(options) - {"num_beams", "max_length", "task", "language"} or options.get("num_beams", 1) != 1:
+        return None
+    if f"<|{language}|>" not in config.lang_to_id or task not in config.task_to_id:
+        return None
+    return [config.decoder_start_token_id, config.lang_to_id[f"<|{language}|>"], config.task_to_id[task],
+            config.no_timestamps_token_id]
+
+
+def new_token_cap(asr, options: dict) -> int:
+    """Most tokens a short-form ``generate`` call makes after the 4-token prompt.
+    Whisper's ``generate`` adds the prompt's length to ``max_length`` (so the guard's
+    budget of n tokens allows n + 4), within the model's 448 positions."""
+    positions = asr.model.config.max_target_positions
+    if options.get("max_new_tokens"):
+        return min(options["max_new_tokens"], positions - PROMPT_TOKENS)
+    max_length = options.get("max_length") or asr.model.generation_config.max_length
+    return min(max_length + PROMPT_TOKENS, positions) - PROMPT_TOKENS
+
+
+def compression_ratio(asr, ids: torch.Tensor, options: dict) -> float:
+    """transformers' compression ratio of a short-form result: the tokens after the
+    prompt, with the end-of-text token when decoding stopped on it."""
+    tokens = ids[0]
+    if len(tokens) < new_token_cap(asr, options):  # stopped on <|endoftext|>, which generate strips
+        eos = torch.tensor([asr.model.generation_config.eos_token_id], device=tokens.device)
+        tokens = torch.cat([tokens, eos])
+    return asr.model._retrieve_compression_ratio(tokens, asr.model.config.vocab_size)

@@ -1,0 +1,14 @@
+"""The speed layer: the same models, the same results, less time.
+
+Introduced in ``06_speed``. ``preset="fast"`` (or ``S2ST_PRESET=fast``, the default)
+sends :func:`~s2st_helpers.translate` and :func:`~s2st_helpers.synthesise` through
+here; ``preset="exact"`` runs the plain tier (:mod:`s2st_helpers.translation`,
+:mod:`s2st_helpers.synthesis`), which reads like the notebooks. The tests hold the
+two equal: the same text token for token, and speech equal to ``generate_speech``'s
+(float32) or within 25 dB SNR of it (int8).
+
+* :mod:`.whisper_steps`: Whisper's encoder once per clip and its greedy loop written out.
+* :mod:`.speecht5_steps`: SpeechT5's decoder loop written out, yielding audio in blocks.
+* :mod:`.hifigan_stream`: HiFi-GAN fed block by block, keeping its state.
+* :mod:`.int8`: SpeechT5's linear layers in int8 on a CPU.
+"""

@@ -1,0 +1,93 @@
+"""Every setting the workbook reads from the environment, in one place.
+
+Introduced in ``00_setup``. Nothing else in the package reads ``os.environ`` for an
+``S2ST_*`` variable: each has a function here, and the table below lists them all
+(``VARIABLES`` holds the same table for code, and a test keeps the two in step).
+
+========================  ================================================  ==============================
+variable                  what it sets                                      default
+========================  ================================================  ==============================
+``S2ST_ASR_MODEL``        Whisper checkpoint (hub id or local directory)    ``openai/whisper-base``
+``S2ST_TTS_MODEL``        SpeechT5 checkpoint                               ``microsoft/speecht5_tts``
+``S2ST_VOCODER``          HiFi-GAN checkpoint                               ``microsoft/speecht5_hifigan``
+``S2ST_MMS_MODEL``        MMS-TTS voice of 04's non-English exercise        ``facebook/mms-tts-<target>``
+``S2ST_DEVICE``           ``cpu``, ``cuda``, ``cuda:N`` or ``mps``          CUDA, then MPS, then CPU
+``S2ST_PRESET``           ``exact`` (plain tier) or ``fast`` (speed layer)  ``fast``
+``S2ST_MAXLENRATIO``      SpeechT5's length cap, per input token            ``10``
+``S2ST_EVAL_DIR``         folder with a ``manifest.tsv`` for 05             the bundled clips
+``S2ST_HIDE_SOLUTIONS``   ``1`` hides the exercises' solutions              shown
+========================  ================================================  ==============================
+"""
+
+from __future__ import annotations
+
+import os
+
+ASR_MODEL = "openai/whisper-base"
+TTS_MODEL = "microsoft/speecht5_tts"
+VOCODER = "microsoft/speecht5_hifigan"
+PRESETS = ("fast", "exact")
+MAXLENRATIO = 10.0  # upstream's 20 lets a voice that never stops run for minutes
+
+VARIABLES = {
+    "S2ST_ASR_MODEL": "Whisper checkpoint (hub id or local directory)",
+    "S2ST_TTS_MODEL": "SpeechT5 checkpoint",
+    "S2ST_VOCODER": "HiFi-GAN checkpoint",
+    "S2ST_MMS_MODEL": "MMS-TTS voice of 04's non-English exercise",
+    "S2ST_DEVICE": "cpu, cuda, cuda:N or mps",
+    "S2ST_PRESET": "exact (plain tier) or fast (speed layer)",
+    "S2ST_MAXLENRATIO": "SpeechT5's length cap, per input token",
+    "S2ST_EVAL_DIR": "folder with a manifest.tsv for 05",
+    "S2ST_HIDE_SOLUTIONS": "1 hides the exercises' solutions",
+}
+
+
+def _get(name: str) -> str | None:
+    return os.environ.get(name) or None
+
+
+def asr_model(value: str | None = None) -> str:
+    return value or _get("S2ST_ASR_MODEL") or ASR_MODEL
+
+
+def tts_model(value: str | None = None) -> str:
+    return value or _get("S2ST_TTS_MODEL") or TTS_MODEL
+
+
+def vocoder(value: str | None = None) -> str:
+    return value or _get("S2ST_VOCODER") or VOCODER
+
+
+def mms_model(target: str) -> str:
+    return _get("S2ST_MMS_MODEL") or f"facebook/mms-tts-{target}"
+
+
+def device(value=None):
+    """The device asked for (argument, then ``S2ST_DEVICE``), or None to pick one."""
+    return value or _get("S2ST_DEVICE")
+
+
+def preset(value: str | None = None) -> str:
+    """The speed preset: the argument, else ``S2ST_PRESET``, else "fast"."""
+    choice = value or _get("S2ST_PRESET") or "fast"
+    if choice not in PRESETS:
+        raise ValueError(f"unknown preset {choice!r}: use one of {', '.join(PRESETS)}")
+    return choice
+
+
+def maxlenratio(value: float | None = None) -> float:
+    if value is not None:
+        return value
+    text = _get("S2ST_MAXLENRATIO")
+    try:
+        return float(text) if text else MAXLENRATIO
+    except ValueError:
+        raise ValueError(f"S2ST_MAXLENRATIO must be a number, got {text!r}") from None
+
+
+def eval_dir() -> str | None:
+    return _get("S2ST_EVAL_DIR")
+
+
+def solutions_hidden() -> bool:
+    return (_get("S2ST_HIDE_SOLUTIONS") or "0") != "0"
