@@ -11,8 +11,8 @@ def pytest_configure(config):
     os.environ.setdefault("MPLBACKEND", "Agg")
     os.environ.setdefault("S2ST_DEVICE", "cpu")
     if not os.environ.get("S2ST_ASR_MODEL"):
-        from s2st_helpers.tiny_models import build_tiny_models
+        from s2st_helpers.tiny_models import NOTEBOOK_LIMITS, build_tiny_models
 
-        paths = build_tiny_models(tempfile.mkdtemp(prefix="s2st-tiny-"))
+        paths = build_tiny_models(tempfile.mkdtemp(prefix="s2st-tiny-"), **NOTEBOOK_LIMITS)
         os.environ.update(S2ST_ASR_MODEL=paths["asr"], S2ST_TTS_MODEL=paths["tts"], S2ST_VOCODER=paths["vocoder"],
                           S2ST_MMS_MODEL=paths["mms"])

@@ -1,18 +1,21 @@
 """Worked solutions to the notebooks' exercises, behind one switch.
 
-Each notebook ends with exercises; their solutions are plain, tested functions here.
-A teacher hides them all at once with ``S2ST_HIDE_SOLUTIONS=1`` in the environment
-(or ``solutions.hide()`` in a first cell): calling one then says so instead of
-answering.
+Each notebook ends with exercises; each has a solution here, a plain, tested
+function. :func:`run` shows a solution's code, then runs it, so the learner reads
+how, not only what. A teacher hides them all at once with ``S2ST_HIDE_SOLUTIONS=1``
+in the environment (or ``solutions.hide()`` in a first cell): a solution then says
+so instead of answering.
 """
 
 from __future__ import annotations
 
 import functools
-import os
+import inspect
 import time
 
 import numpy as np
+
+from . import settings
 
 _hidden = False
 
@@ -23,7 +26,7 @@ def hide(hidden: bool = True) -> None:
 
 
 def hidden() -> bool:
-    return _hidden or os.environ.get("S2ST_HIDE_SOLUTIONS", "") not in ("", "0")
+    return _hidden or settings.solutions_hidden()
 
 
 def solution(fn):
@@ -35,15 +38,37 @@ def solution(fn):
     return wrapper
 
 
+def run(fn, *args, **kwargs):
+    """Show the code of the solution ``fn``, then run it and return its answer (or,
+    when solutions are hidden, say so and return None)."""
+    if hidden():
+        print(f"The solution {fn.__name__}() is hidden by your teacher: try it yourself first!")
+        return None
+    from IPython.display import Code, display
+
+    display(Code(inspect.getsource(fn), language="python"))
+    return fn(*args, **kwargs)
+
+
+@solution
+def device_with_and_without_override(override: str = "cpu") -> dict:
+    """00, exercise 1: the device picked now, and with ``S2ST_DEVICE`` set to
+    ``override`` (``pick_device`` takes the variable exactly as it takes an argument)."""
+    from .models import pick_device
+
+    now = f"now (S2ST_DEVICE={settings.device() or 'unset'})"
+    return {now: str(pick_device()), f"S2ST_DEVICE={override}": str(pick_device(override))}
+
+
 @solution
 def where_things_are() -> dict:
-    """00, exercise: the device each model would run on, and where downloads are kept."""
+    """00, exercise 2: the device each model would run on, and where downloads are kept."""
     import huggingface_hub
 
-    from .models import asr_model_id, pick_device, tts_model_id, vocoder_id
+    from .models import pick_device
 
     return {"device": str(pick_device()), "cache": huggingface_hub.constants.HF_HUB_CACHE,
-            "models": [asr_model_id(), tts_model_id(), vocoder_id()]}
+            "models": [settings.asr_model(), settings.tts_model(), settings.vocoder()]}
 
 
 @solution
@@ -83,17 +108,90 @@ def nearest_speakers(vector, k: int = 3) -> list[tuple[str, float]]:
 
 
 @solution
-def round_trip(audio, **options) -> dict:
-    """03, exercise: translate, speak, and let Whisper transcribe the English speech back."""
-    import jiwer
+def length_by_stop_settings(text: str = "The quick brown fox jumps over the lazy dog.", speaker=None,
+                            thresholds=(0.3, 0.5, 0.9), maxlenratios=(2.0, 4.0, 10.0)) -> list[dict]:
+    """02, exercise 2: how the stop probability and the length cap change the length.
+    A lower threshold stops sooner; a smaller ``maxlenratio`` cuts speech off (with a
+    voice that never stops, it alone sets the length)."""
+    from .synthesis import synthesise
+
+    rows = []
+    for threshold in thresholds:
+        for maxlenratio in maxlenratios:
+            speech = synthesise(text, speaker, threshold=threshold, maxlenratio=maxlenratio, seed=0)
+            rows.append({"threshold": threshold, "maxlenratio": maxlenratio, "seconds": len(speech) / 16000})
+    return rows
+
+
+@solution
+def cascade_grid(languages=("it", "fr", "de"), speakers=("slt", "bdl"), **options) -> list[dict]:
+    """03, exercise 1: the cascade in several languages and voices."""
+    from .cascade import speech_to_speech_translation
+    from .samples import load_sample
+
+    rows = []
+    for language in languages:
+        sample = load_sample(language)
+        for speaker in speakers:
+            result = speech_to_speech_translation(sample, speaker=speaker, **options)
+            rows.append({"language": language, "speaker": speaker, "english": result.text,
+                         "speech s": len(result[1]) / 16000, "total s": result.timings["total"]})
+    return rows
+
+
+@solution
+def stage_times(audio, beams=(1, 5), **options) -> dict:
+    """03, exercise 2: seconds per stage, greedy vs beam search (after a warm-up call,
+    so loading the models is not counted)."""
+    from .cascade import speech_to_speech_translation
+
+    speech_to_speech_translation(audio, **options)  # warm-up: loads the models
+    out = {}
+    for num_beams in beams:
+        result = speech_to_speech_translation(audio, generate_kwargs={"num_beams": num_beams}, **options)
+        out[num_beams] = {k: round(v, 2) for k, v in result.timings.items()}
+    return out
+
+
+@solution
+def round_trip_all(language_codes=None, **options) -> list[dict]:
+    """03, exercise 3: the round trip on every bundled clip, worst first.
+
+    A high error rate means Whisper could not hear back what SpeechT5 was asked to
+    say: a translation full of names or foreign words SpeechT5 cannot pronounce (its
+    voice reads English letters), a garbled translation, or speech cut short.
+    """
+    from .evaluation import round_trip
+    from .samples import bundled_languages, bundled_sample
+
+    rows = []
+    for language in language_codes or bundled_languages():
+        trip = round_trip(bundled_sample(language), **options)
+        rows.append({"language": language, **trip})
+    return sorted(rows, key=lambda r: -r["wer"])
+
+
+@solution
+def demo_with_length_slider():
+    """04, exercise 1: the tutorial's file tab with a slider for SpeechT5's length cap.
+
+    At 2 the speech stops mid-sentence: two frames per letter is too short to say it.
+    At 20 the real SpeechT5 sounds as it does at 10, because it stops by itself long
+    before either cap; only a voice that never stops would run twice as long.
+    """
+    import gradio as gr
 
     from .cascade import speech_to_speech_translation
-    from .evaluation import transcribe_back
 
-    result = speech_to_speech_translation(audio, **options)
-    heard = transcribe_back(result)
-    error = jiwer.wer(result.text.lower(), heard.lower()) if result.text and heard else 1.0
-    return {"translation": result.text, "heard_back": heard, "wer": error}
+    def translate_with_cap(audio, maxlenratio):
+        if audio is None:
+            raise gr.Error("Upload a recording first.")
+        return speech_to_speech_translation(audio, maxlenratio=maxlenratio)
+
+    return gr.Interface(fn=translate_with_cap,
+                        inputs=[gr.Audio(sources=["upload"], type="filepath"),
+                                gr.Slider(1.0, 20.0, value=10.0, step=0.5, label="maxlenratio")],
+                        outputs=gr.Audio(label="Generated Speech", type="numpy"))
 
 
 #: MMS-TTS language codes (ISO 639-3) -> the Whisper language that is transcribed
@@ -124,7 +222,7 @@ def speech_to_speech_translation_to(audio, target: str = "fra"):
         with timed(timings, "synthesise"):
             speech = np.zeros(0, np.float32)
             if result.text:
-                tokenizer, model = _load_mms(os.environ.get("S2ST_MMS_MODEL") or f"facebook/mms-tts-{target}")
+                tokenizer, model = _load_mms(settings.mms_model(target))
                 inputs = tokenizer(result.text, return_tensors="pt")
                 with torch.inference_mode():
                     speech = model(**inputs).waveform[0].numpy()
@@ -162,6 +260,16 @@ def bleu_by_decoding(items, beams=(1, 5)) -> dict:
 
 
 @solution
+def evaluate_folder(directory, **options) -> dict:
+    """05, exercise 2: your own recordings, in a folder with a ``manifest.tsv``
+    (columns ``file``, ``language``, ``transcript``, ``english``)."""
+    from .evaluation import latency_table, load_eval_set, run_cascade, scores
+
+    runs = run_cascade(load_eval_set(directory), **options)
+    return {"scores": scores(runs), "latency": latency_table(runs)}
+
+
+@solution
 def compare_presets(text: str, speaker=None, seed: int = 0, **options) -> dict:
     """06, exercise 1: seconds per preset, and how far the fast preset's speech is
     from the exact one (same seed; compared over their common length)."""
@@ -180,3 +288,23 @@ def compare_presets(text: str, speaker=None, seed: int = 0, **options) -> dict:
     out["log-spectral distance dB"] = log_spectral_distance(speech["fast"][:n], speech["exact"][:n])
     out["length difference s"] = (len(speech["fast"]) - len(speech["exact"])) / 16000
     return out
+
+
+@solution
+def first_audio_by_block(audio, first_blocks=(4, 16, 64), **options) -> list[dict]:
+    """06, exercise 2: the first block's size against the time to first audio and the
+    total (one warm-up call first)."""
+    from .cascade import speech_to_speech_translation
+    from .fast import speecht5_steps
+
+    speech_to_speech_translation(audio, preset="fast", **options)  # warm-up
+    rows, default = [], speecht5_steps.FIRST_BLOCK
+    try:
+        for frames in first_blocks:
+            speecht5_steps.FIRST_BLOCK = frames
+            timings = speech_to_speech_translation(audio, preset="fast", **options).timings
+            rows.append({"first block (frames)": frames, "first audio s": round(timings["first audio"], 2),
+                         "total s": round(timings["total"], 2)})
+    finally:
+        speecht5_steps.FIRST_BLOCK = default
+    return rows

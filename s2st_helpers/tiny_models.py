@@ -20,32 +20,37 @@ CORPUS = ["the quick brown fox jumps over the lazy dog", "hello world, how are y
           "speech to speech translation with whisper and speecht5", string.ascii_letters,
           "0123456789 .,!?'-:;\"()"]
 STAMP = ".complete"
+#: for the notebooks: SpeechT5's real text limit, and room for 256 babbled tokens at maxlenratio 20
+NOTEBOOK_LIMITS = {"max_text_positions": 600, "max_speech_positions": 8192}
 
 
-def build_tiny_models(out_dir, *, max_text_positions: int = 60) -> dict[str, str]:
-    """Write the three tiny checkpoints under ``out_dir``; returns their paths by role.
+def build_tiny_models(out_dir, *, max_text_positions: int = 60, max_speech_positions: int = 400) -> dict[str, str]:
+    """Write the tiny checkpoints under ``out_dir``; returns their paths by role.
 
-    ``max_text_positions`` is small on purpose, so that text chunking is exercised
-    by short sentences.
+    The position limits are small by default, so that the unit tests exercise text
+    chunking and the length clamp with short sentences. The notebooks run the
+    tutorial's uncut calls, so they take the real model's 600 text positions and
+    room for ``generate_speech``'s default length (:data:`NOTEBOOK_LIMITS`).
     """
     import torch
 
     out = Path(out_dir).expanduser()
     paths = {"asr": out / "whisper-tiny-random", "tts": out / "speecht5-tiny-random",
              "vocoder": out / "hifigan-tiny-random", "mms": out / "mms-tts-tiny-random"}
-    if all((p / STAMP).exists() for p in paths.values()):
+    stamp = json.dumps([max_text_positions, max_speech_positions])
+    if all((p / STAMP).exists() and (p / STAMP).read_text() == stamp for p in paths.values()):
         return {k: str(v) for k, v in paths.items()}
     state = torch.random.get_rng_state()
     torch.manual_seed(0)
     try:
         _whisper(paths["asr"])
-        _speecht5(paths["tts"], max_text_positions)
+        _speecht5(paths["tts"], max_text_positions, max_speech_positions)
         _hifigan(paths["vocoder"])
         _mms(paths["mms"])
     finally:
         torch.random.set_rng_state(state)
     for p in paths.values():
-        (p / STAMP).write_text("")
+        (p / STAMP).write_text(stamp)
     return {k: str(v) for k, v in paths.items()}
 
 
@@ -100,7 +105,7 @@ def _whisper(path: Path) -> None:
     processor.save_pretrained(path)
 
 
-def _speecht5(path: Path, max_text_positions: int) -> None:
+def _speecht5(path: Path, max_text_positions: int, max_speech_positions: int) -> None:
     import sentencepiece as spm
     import torch
     from transformers import (SpeechT5Config, SpeechT5FeatureExtractor, SpeechT5ForTextToSpeech,
@@ -118,7 +123,8 @@ def _speecht5(path: Path, max_text_positions: int) -> None:
             vocab_size=len(tokenizer), hidden_size=32, encoder_layers=1, decoder_layers=1,
             encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64,
             speech_decoder_prenet_units=32, speech_decoder_postnet_units=32, speech_decoder_postnet_layers=2,
-            max_text_positions=max_text_positions, max_speech_positions=400, speaker_embedding_dim=512)
+            max_text_positions=max_text_positions, max_speech_positions=max_speech_positions,
+            speaker_embedding_dim=512)
         model = SpeechT5ForTextToSpeech(config).eval()
         with torch.no_grad():  # the stop head never fires, so output length = maxlenratio * tokens
             model.speech_decoder_postnet.prob_out.weight.zero_()
@@ -158,7 +164,7 @@ def _mms(path: Path) -> None:
 def main(argv=None) -> None:
     args = sys.argv[1:] if argv is None else argv
     out = args[0] if args else str(Path.home() / ".cache" / "s2st-tiny")
-    paths = build_tiny_models(out)
+    paths = build_tiny_models(out, **NOTEBOOK_LIMITS)
     names = {"asr": "S2ST_ASR_MODEL", "tts": "S2ST_TTS_MODEL", "vocoder": "S2ST_VOCODER",
              "mms": "S2ST_MMS_MODEL"}
     for role, var in names.items():

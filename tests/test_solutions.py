@@ -21,8 +21,79 @@ def test_nearest_speakers_finds_itself():
 
 
 def test_round_trip(tiny, wav_file):
-    out = solutions.round_trip(wav_file, maxlenratio=2.0)
+    from s2st_helpers.evaluation import round_trip
+
+    out = round_trip(wav_file, maxlenratio=2.0)
     assert out["translation"] and isinstance(out["heard_back"], str) and 0 <= out["wer"]
+
+
+def test_round_trip_all_sorts_worst_first(tiny):
+    rows = solutions.round_trip_all(("it", "de"), maxlenratio=2.0)
+    assert [r["language"] for r in rows] != [] and rows[0]["wer"] >= rows[-1]["wer"]
+
+
+def test_length_by_stop_settings(tiny):
+    rows = solutions.length_by_stop_settings("Hi there.", thresholds=(0.5,), maxlenratios=(2.0, 4.0))
+    assert rows[0]["seconds"] < rows[1]["seconds"]  # the tiny voice never stops: the cap sets the length
+
+
+def test_cascade_grid_and_stage_times(tiny, wav_file):
+    rows = solutions.cascade_grid(("it",), ("slt", "bdl"), maxlenratio=2.0)
+    assert [r["speaker"] for r in rows] == ["slt", "bdl"] and all(r["speech s"] > 0 for r in rows)
+    times = solutions.stage_times(wav_file, beams=(1, 2), maxlenratio=2.0)
+    assert set(times) == {1, 2} and all(t["translate"] > 0 for t in times.values())
+
+
+def test_demo_with_length_slider(tiny, wav_file):
+    import gradio as gr
+
+    app = solutions.demo_with_length_slider()
+    assert isinstance(app, gr.Interface)
+    rate, speech = app.fn(str(wav_file), 2.0)
+    assert rate == 16000 and speech.dtype == np.int16 and speech.size
+    with pytest.raises(gr.Error):
+        app.fn(None, 2.0)
+
+
+def test_evaluate_folder(tiny, tmp_path, wav_file):
+    import shutil
+
+    shutil.copy(wav_file, tmp_path / "mine.wav")
+    (tmp_path / "manifest.tsv").write_text("file\tlanguage\ttranscript\tenglish\nmine.wav\tit\tciao\thello\n")
+    out = solutions.evaluate_folder(tmp_path, maxlenratio=2.0, progress=False)
+    assert out["scores"]["clips"] == 1 and "RTF" in out["latency"].columns
+
+
+def test_first_audio_by_block_restores_the_default(tiny, wav_file):
+    from s2st_helpers.fast import speecht5_steps
+
+    rows = solutions.first_audio_by_block(wav_file, first_blocks=(4, 64), maxlenratio=4.0)
+    assert [r["first block (frames)"] for r in rows] == [4, 64] and speecht5_steps.FIRST_BLOCK == 16
+
+
+def test_run_shows_the_code_then_answers(capsys, monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    assert solutions.run(solutions.nearest_speakers, "bdl", k=1)[0][0] == "bdl"
+    assert "def nearest_speakers" in shown[0].data
+    monkeypatch.setenv("S2ST_HIDE_SOLUTIONS", "1")
+    assert solutions.run(solutions.nearest_speakers, "bdl") is None
+    assert "hidden" in capsys.readouterr().out
+
+
+def test_every_exercise_has_a_solution():
+    """Each notebook's exercise list is as long as the solutions its cells run."""
+    import json
+    import re
+    from pathlib import Path
+
+    for path in sorted(Path(__file__).resolve().parents[1].glob("notebooks/0*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        text = "".join("".join(c["source"]) + "\n" for c in cells)
+        exercises = text[text.index("## Exercises"):]
+        asked = len(re.findall(r"^\d+\. ", exercises, flags=re.M))
+        solved = set(re.findall(r"solutions\.run\(solutions\.(\w+)", exercises))
+        assert asked and len(solved) >= asked, f"{path.name}: {asked} exercises, solutions {sorted(solved)}"
 
 
 def test_one_switch_hides_all(monkeypatch):
