@@ -8,12 +8,16 @@ if ! "$PY" -c "import torch" 2>/dev/null; then
   "$PY" -m pip install --quiet "torch==2.13.0"
 fi
 "$PY" -m pip install --quiet -e ".[test]"
-# the browser tests drive Debian's Chromium (Playwright must not download a browser)
-if ! command -v chromium >/dev/null 2>&1; then
+# System programs: Chromium for the browser tests (Playwright must not download a
+# browser), FFmpeg for Gradio's streaming audio output (the --stream demo).
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
+if [ ${#missing[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium) >/dev/null
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}") >/dev/null
   else
-    echo "note: install Chromium (Debian/Ubuntu: sudo apt-get install chromium) for the browser tests" >&2
+    echo "note: install ${missing[*]} (Debian/Ubuntu: sudo apt-get install ${missing[*]}) for the browser tests and the streaming demo" >&2
   fi
 fi
 "$PY" -c "import s2st_helpers; print('s2st_helpers', s2st_helpers.__version__, 'installed')"
