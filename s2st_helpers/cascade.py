@@ -5,7 +5,8 @@ tutorial's contract, ``(16000, int16 array)``, which is what Gradio's ``gr.Audio
 plays without a conversion warning. The returned tuple also carries the text, the
 detected language and per-stage timings as attributes, for callers that want them.
 :func:`speech_to_speech_translation_stream` yields the speech in blocks as it is
-made, for players that can start before the end (``06_speed``).
+made, for players that can start before the end (``06_speed``); over 30 s it speaks
+each segment of the recording while the next is being translated.
 
 Both run the plain tier with ``preset="exact"`` and the speed layer with
 ``preset="fast"`` (the default): one preset, in :class:`SpeechOptions`, selects the
@@ -15,15 +16,16 @@ tier for both stages.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import numpy as np
 
-from .audio import SAMPLING_RATE, to_int16
+from .audio import SAMPLING_RATE, load_audio, to_int16
+from .models import load_asr
 from .speakers import load_speaker
-from .synthesis import SpeechOptions, synthesise_stream
-from .translation import translate_details
+from .synthesis import PAUSE_SECONDS, SpeechOptions, synthesise_stream
+from .translation import WINDOW_SECONDS, translate_details
 
 
 class S2STResult(tuple):
@@ -56,45 +58,87 @@ def timed(timings: dict, name: str):
 
 def speech_to_speech_translation(audio, *, speaker=None, sampling_rate: int | None = None,
                                  options: SpeechOptions | None = None, generate_kwargs: dict | None = None,
-                                 **changes) -> S2STResult:
+                                 progress: Callable[[float, float], None] | None = None, **changes) -> S2STResult:
     """Translate speech in any language into English speech.
 
     Returns ``(16000, int16 array)`` like the tutorial; the result also has ``.text``,
     ``.language`` and ``.timings`` (seconds for "translate", "synthesise", "first
-    audio" and "total"). Silence gives an empty (zero-length) waveform and ``.text == ""``.
+    audio" and "total"). When nothing is said (silence, noise) the array is empty
+    (zero-length) and ``.text == ""``: check ``result.text`` before playing it.
     ``options`` (or keywords such as ``seed=0``, ``preset="exact"``): see
     :class:`~s2st_helpers.synthesis.SpeechOptions`. ``generate_kwargs`` go to Whisper.
+    ``progress(seconds_done, seconds_total)`` is called after each 30 s window of a
+    recording longer than one.
     """
     blocks = list(speech_to_speech_translation_stream(audio, speaker=speaker, sampling_rate=sampling_rate,
-                                                      options=options, generate_kwargs=generate_kwargs, **changes))
-    last = blocks[-1]  # its timings are the final ones
+                                                      options=options, generate_kwargs=generate_kwargs,
+                                                      progress=progress, **changes))
+    last = blocks[-1]  # its text and timings are the final ones
     return S2STResult(SAMPLING_RATE, np.concatenate([b[1] for b in blocks]), last.text, last.language,
                       last.timings)
 
 
 def speech_to_speech_translation_stream(audio, *, speaker=None, sampling_rate: int | None = None,
                                         options: SpeechOptions | None = None,
-                                        generate_kwargs: dict | None = None, **changes) -> Iterator[S2STResult]:
+                                        generate_kwargs: dict | None = None,
+                                        progress: Callable[[float, float], None] | None = None,
+                                        **changes) -> Iterator[S2STResult]:
     """Like :func:`speech_to_speech_translation`, yielding ``(16000, int16 block)``
-    results as the speech is made; each carries ``.text``, ``.language`` and the
-    timings so far. Silence yields one empty block."""
+    results as the speech is made; each carries the English ``.text`` so far, the
+    ``.language`` and the timings so far. Nothing said yields one empty block.
+
+    A recording over 30 s is translated window by window in a background thread
+    (:func:`~s2st_helpers.long_form.translate_ahead`), and each segment is spoken
+    while the next window is translated: the first audio comes after about one
+    window, not after the whole file. Joined, the text is :func:`translate`'s.
+    """
     options = SpeechOptions.make(options, **changes)  # bad options and speakers fail before any model runs
     voice = load_speaker(speaker)
-    timings: dict = {}
+    waveform = load_audio(audio, sampling_rate)
+    timings: dict = {"translate": 0.0, "synthesise": 0.0}
     start = time.perf_counter()
-    with timed(timings, "translate"):
-        result = translate_details(audio, sampling_rate=sampling_rate, preset=options.preset,
-                                   **(generate_kwargs or {}))
-    if not result.text:
-        timings["synthesise"] = 0.0
+    if len(waveform) > WINDOW_SECONDS * SAMPLING_RATE:
+        pieces = _long_pieces(waveform, timings, progress, generate_kwargs or {})
+    else:
+        pieces = _short_piece(waveform, timings, options, generate_kwargs or {})
+
+    spoken, language = [], None
+    pause = np.zeros(int(PAUSE_SECONDS * SAMPLING_RATE), dtype=np.int16)
+    for text, piece_language in pieces:
+        language = language or piece_language
+        if not text:
+            continue
+        if spoken:  # a pause between segments, as between the sentences of one
+            yield S2STResult(SAMPLING_RATE, pause, " ".join(spoken), language, dict(timings))
+        spoken.append(text)
+        blocks = synthesise_stream(text, voice, options)
+        while True:
+            with timed(timings, "synthesise"):
+                block = next(blocks, None)
+            if block is None:
+                break
+            timings.setdefault("first audio", time.perf_counter() - start)
+            timings["total"] = time.perf_counter() - start
+            yield S2STResult(SAMPLING_RATE, to_int16(block), " ".join(spoken), language, dict(timings))
+    if not spoken:
         timings["first audio"] = timings["total"] = time.perf_counter() - start
-        yield S2STResult(SAMPLING_RATE, np.zeros(0, dtype=np.int16), "", result.language, timings)
-        return
-    blocks = synthesise_stream(result.text, voice, options)
-    synthesis_start = time.perf_counter()
-    for block in blocks:
-        now = time.perf_counter()
-        timings.setdefault("first audio", now - start)
-        timings["synthesise"] = now - synthesis_start
-        timings["total"] = now - start
-        yield S2STResult(SAMPLING_RATE, to_int16(block), result.text, result.language, dict(timings))
+        yield S2STResult(SAMPLING_RATE, np.zeros(0, dtype=np.int16), "", language, timings)
+
+
+def _short_piece(waveform, timings, options, generate_kwargs):
+    """Up to 30 s: one translation, one piece of text."""
+    with timed(timings, "translate"):
+        result = translate_details(waveform, sampling_rate=SAMPLING_RATE, preset=options.preset, **generate_kwargs)
+    yield result.text, result.language
+
+
+def _long_pieces(waveform, timings, progress, generate_kwargs):
+    """Over 30 s: the segments, as the background thread translates them."""
+    from .long_form import Progress, translate_ahead
+
+    for item in translate_ahead(load_asr(), waveform, timings=timings, **generate_kwargs):
+        if isinstance(item, Progress):
+            if progress is not None:
+                progress(item.done, item.total)
+        else:
+            yield item.text, item.language if item.text else None

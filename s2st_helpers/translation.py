@@ -12,10 +12,12 @@ own ``generate``, each as 01 calls it. What it adds to the pipeline, and why:
   reported that it has been reported ..."). OpenAI's compression-ratio threshold
   with temperature fallback catches a loop, and a token budget that grows with the
   audio's length cuts it short before the fallback runs.
-* Silence gives "" rather than " . . . ." or "you": a level gate, then Whisper's
-  own no-speech probability, read from the step that detects the language.
-* Over 30 s, Whisper's own sequential long-form decoding, where the pipeline now
-  raises an error.
+* Silence gives "" rather than " . . . ." or "you": a level gate, then OpenAI's
+  no-speech rule: nothing was said when Whisper's no-speech probability (read from
+  the step that detects the language) is above 0.6 *and* the text it then decodes
+  has an average log-probability below -1.
+* Over 30 s, the recording is translated window by window (:mod:`long_form`),
+  each window judged by the same rule, where the pipeline now raises an error.
 
 ``preset="fast"`` (the default; see :mod:`s2st_helpers.fast`) gives the same text
 from a clip up to 30 s with the encoder run once and a written-out greedy loop.
@@ -24,6 +26,7 @@ from a clip up to 30 s with the encoder run once and a written-out greedy loop.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -37,6 +40,7 @@ from .models import load_asr
 TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 COMPRESSION_RATIO_THRESHOLD = 1.35
 NO_SPEECH_THRESHOLD = 0.6
+LOGPROB_THRESHOLD = -1.0  # with the above: OpenAI's rule for "nothing was said"
 SILENCE_DBFS = -60.0  # loudest 30 ms frame below this: nothing to hear
 TOKENS_PER_SECOND = 8  # generous: fast English speech is ~5 tokens/s
 WINDOW_SECONDS = 30
@@ -72,21 +76,30 @@ def translate(audio, *, sampling_rate: int | None = None, return_language: bool 
 
 
 def translate_details(audio, *, sampling_rate: int | None = None, model: str | None = None,
-                      device=None, preset: str | None = None,
-                      no_speech_threshold: float = NO_SPEECH_THRESHOLD, **generate_kwargs) -> Translation:
+                      device=None, preset: str | None = None, no_speech_threshold: float = NO_SPEECH_THRESHOLD,
+                      progress: Callable[[float, float], None] | None = None, **generate_kwargs) -> Translation:
     """Like :func:`translate`, returning a :class:`Translation` with the language and
-    no-speech probability."""
+    no-speech probability. ``progress(seconds_done, seconds_total)`` is called after
+    each 30 s window of a long recording."""
     waveform = load_audio(audio, sampling_rate)
     seconds = len(waveform) / SAMPLING_RATE
     if loudest_frame_dbfs(waveform) < SILENCE_DBFS:
         return Translation("", None, None, 1.0, seconds)
 
     asr = load_asr(model, device)
-    long_form = seconds > WINDOW_SECONDS
-    features = whisper_features(asr, waveform, long_form)
-    window = features["input_features"][:1, :, : 100 * WINDOW_SECONDS]  # 100 frames a second
+    if seconds > WINDOW_SECONDS:
+        from .long_form import translate_windows
+
+        segments = list(translate_windows(asr, waveform, no_speech_threshold=no_speech_threshold, progress=progress,
+                                          **generate_kwargs))
+        spoken = [s for s in segments if s.text] or segments
+        return Translation(" ".join(s.text for s in spoken).strip(), spoken[0].language if spoken else None, None,
+                           min((s.no_speech_probability for s in spoken), default=1.0), seconds)
+
+    features = whisper_features(asr, waveform)
+    window = features["input_features"]
     steps = None
-    if settings.preset(preset) == "fast" and not long_form:
+    if settings.preset(preset) == "fast":
         from .fast.whisper_steps import WhisperDecoderSteps, generate_short
 
         steps = WhisperDecoderSteps.encode(asr.model, window)  # the first step and the decoding share it
@@ -94,32 +107,56 @@ def translate_details(audio, *, sampling_rate: int | None = None, model: str | N
     else:
         logits = first_step_logits(asr, window)
     language, language_p, no_speech_p = read_first_step(asr, logits, generate_kwargs.pop("language", None))
-    if no_speech_p > no_speech_threshold:
-        return Translation("", language, language_p, no_speech_p, seconds)
 
-    options = guard_options(seconds, long_form)
+    options = guard_options(seconds)
     options.update(task="translate", language=language)
     options.update(generate_kwargs)
     with torch.inference_mode():
         if steps is not None:  # the speed layer goes on from the first step's state
             ids = generate_short(asr, steps, features, options)
-        else:  # the plain tier: one generate call with the guard (long-form encodes each window in it)
+        else:  # the plain tier: one generate call with the guard
             ids = asr.model.generate(**features, **options)
-    if not torch.is_tensor(ids):  # long-form with return_dict_in_generate
-        ids = ids["sequences"]
+    if is_no_speech(no_speech_p, lambda: average_logprob(asr, window, ids[0].tolist(), language, options["task"]),
+                    no_speech_threshold):
+        return Translation("", language, language_p, no_speech_p, seconds)
     text = asr.processor.batch_decode(ids, skip_special_tokens=True)[0].strip()
     return Translation(text, language, language_p, no_speech_p, seconds)
 
 
-def guard_options(seconds: float, long_form: bool = False) -> dict:
-    """Generation options of the runaway guard (greedy decoding by default)."""
-    options = {"num_beams": 1, "temperature": TEMPERATURES,
-               "compression_ratio_threshold": COMPRESSION_RATIO_THRESHOLD}
-    if long_form:  # Whisper's sequential long-form needs timestamps; budget is per window
-        options.update(return_timestamps=True, condition_on_prev_tokens=False)
-    else:  # as max_length (prompt included), so transformers does not warn about both
-        options["max_length"] = PROMPT_TOKENS + token_budget(seconds)
-    return options
+def is_no_speech(no_speech_p: float, average_logprob: Callable[[], float],
+                 threshold: float = NO_SPEECH_THRESHOLD) -> bool:
+    """OpenAI's rule: nothing was said when the no-speech probability is above the
+    threshold *and* the decoded text is unlikely (average log-probability below -1).
+    Confident text is kept even when Whisper thought it heard silence. The
+    log-probability is computed only when the first test fails to settle it."""
+    return no_speech_p > threshold and average_logprob() < LOGPROB_THRESHOLD
+
+
+def average_logprob(asr, window: torch.Tensor, tokens: list[int], language: str | None, task: str,
+                    timestamps: bool = False) -> float:
+    """Mean log-probability Whisper gives the decoded ``tokens`` and the end-of-text
+    token after them, in one decoder pass over the prompt and the tokens (as OpenAI
+    averages it). -inf when the prompt cannot be built (an unknown language name)."""
+    config = asr.model.generation_config
+    eos = config.eos_token_id
+    tokens = [t for t in tokens if t != eos]
+    if f"<|{language}|>" not in config.lang_to_id or task not in config.task_to_id:
+        return -math.inf
+    prompt = [config.decoder_start_token_id, config.lang_to_id[f"<|{language}|>"], config.task_to_id[task]]
+    prompt += [] if timestamps else [config.no_timestamps_token_id]
+    sequence = torch.tensor([prompt + tokens + [eos]], device=asr.device)
+    with torch.inference_mode():
+        logits = asr.model(input_features=window, decoder_input_ids=sequence[:, :-1]).logits[0]
+    logprobs = logits.float().log_softmax(-1)[len(prompt) - 1:]
+    return float(logprobs.gather(-1, sequence[0, len(prompt):, None]).mean())
+
+
+def guard_options(seconds: float) -> dict:
+    """Generation options of the runaway guard (greedy decoding by default); the
+    token budget as max_length (prompt included), so transformers does not warn
+    about two limits."""
+    return {"num_beams": 1, "temperature": TEMPERATURES, "compression_ratio_threshold": COMPRESSION_RATIO_THRESHOLD,
+            "max_length": PROMPT_TOKENS + token_budget(seconds)}
 
 
 def token_budget(seconds: float) -> int:
@@ -151,10 +188,8 @@ def read_first_step(asr, logits: torch.Tensor, language: str | None = None):
     return codes[best].strip("<|>"), float(lang_probs[best]), no_speech
 
 
-def whisper_features(asr, waveform, long_form: bool) -> dict:
-    """The processor's log-mel features, on the model's device (long-form keeps the
-    whole recording and its attention mask)."""
-    extra = {"truncation": False, "padding": "longest", "return_attention_mask": True} if long_form else {}
-    inputs = asr.processor(waveform, sampling_rate=SAMPLING_RATE, return_tensors="pt", **extra)
-    keep = ("input_features", "attention_mask") if long_form else ("input_features",)
-    return {k: inputs[k].to(asr.device) for k in keep}
+def whisper_features(asr, waveform) -> dict:
+    """The processor's log-mel features of one window (up to 30 s, padded), on the
+    model's device."""
+    inputs = asr.processor(waveform, sampling_rate=SAMPLING_RATE, return_tensors="pt")
+    return {"input_features": inputs["input_features"].to(asr.device)}

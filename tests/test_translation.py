@@ -80,9 +80,36 @@ def test_no_speech_probability_gives_empty_text(tiny, speech, monkeypatch, prese
     import s2st_helpers.translation as tr
 
     monkeypatch.setattr(tr, "read_first_step", lambda *a, **k: ("en", 0.1, 0.95))
+    monkeypatch.setattr(tr, "average_logprob", lambda *a, **k: -1.5)
     assert translate(speech, sampling_rate=16000, preset=preset) == ""
-    monkeypatch.setattr(tr, "read_first_step", lambda *a, **k: ("en", 0.1, 0.05))
+    monkeypatch.setattr(tr, "average_logprob", lambda *a, **k: -0.5)  # confident text is kept
     assert translate(speech, sampling_rate=16000, preset=preset) != ""
+    monkeypatch.setattr(tr, "read_first_step", lambda *a, **k: ("en", 0.1, 0.05))
+    monkeypatch.setattr(tr, "average_logprob", lambda *a, **k: pytest.fail("not needed: speech was heard"))
+    assert translate(speech, sampling_rate=16000, preset=preset) != ""
+
+
+def test_average_logprob_is_the_models_own(tiny, speech):
+    """The teacher-forced mean equals the log-probabilities of greedy decoding step by step."""
+    from s2st_helpers.fast.whisper_steps import WhisperDecoderSteps
+    from s2st_helpers.models import load_asr
+    from s2st_helpers.translation import average_logprob, whisper_features
+
+    asr = load_asr()
+    window = whisper_features(asr, speech)["input_features"]
+    config = asr.model.generation_config
+    prompt = [config.decoder_start_token_id, config.lang_to_id["<|fr|>"], config.task_to_id["translate"],
+              config.no_timestamps_token_id]
+    tokens = [300, 301, 302]
+    steps = WhisperDecoderSteps.encode(asr.model, window)
+    logits = steps.feed(prompt)
+    total = 0.0
+    for token in tokens + [config.eos_token_id]:
+        total += float(logits.log_softmax(-1)[token])
+        if token != config.eos_token_id:
+            logits = steps.feed(steps.tokens + [token])
+    assert average_logprob(asr, window, tokens, "fr", "translate") == pytest.approx(total / 4, abs=1e-4)
+    assert average_logprob(asr, window, tokens, "klingon", "translate") == -np.inf
 
 
 def test_first_step_is_the_same_in_both_tiers(tiny, speech):
@@ -93,7 +120,7 @@ def test_first_step_is_the_same_in_both_tiers(tiny, speech):
     from s2st_helpers.translation import first_step_logits, read_first_step, whisper_features
 
     asr = load_asr()
-    window = whisper_features(asr, speech, False)["input_features"]
+    window = whisper_features(asr, speech)["input_features"]
     plain = first_step_logits(asr, window)
     fast = WhisperDecoderSteps.encode(asr.model, window).feed([asr.model.generation_config.decoder_start_token_id])
     torch.testing.assert_close(fast, plain, rtol=1e-4, atol=1e-4)
@@ -101,22 +128,24 @@ def test_first_step_is_the_same_in_both_tiers(tiny, speech):
     assert (language, p, no_speech) == pytest.approx(read_first_step(asr, fast), abs=1e-5)
 
 
-def test_long_audio_uses_long_form(tiny, speech, monkeypatch):
+def test_long_audio_goes_window_by_window(tiny, speech, monkeypatch):
     from transformers import WhisperForConditionalGeneration
 
-    seen = {}
+    seen = []
     original = WhisperForConditionalGeneration.generate
 
     def spy(self, *args, **kwargs):
-        seen.update(kwargs, frames=kwargs["input_features"].shape[-1])
+        seen.append(dict(kwargs, frames=kwargs["input_features"].shape[-1]))
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(WhisperForConditionalGeneration, "generate", spy)
     long = np.tile(speech, 20)  # 40 s
-    text = translate(long, sampling_rate=16000)
+    done = []
+    text = translate(long, sampling_rate=16000, progress=lambda at, total: done.append((at, total)))
     assert isinstance(text, str) and text
-    assert seen["frames"] == 4000 and seen["return_timestamps"] is True and "max_length" not in seen
-    assert seen["attention_mask"].shape[-1] == 4000
+    assert len(seen) >= 2 and all(s["frames"] == 3000 and s["return_timestamps"] is True for s in seen)
+    assert all(s["compression_ratio_threshold"] == 1.35 for s in seen)
+    assert done[-1] == (40.0, 40.0) and [d[0] for d in done] == sorted(d[0] for d in done)
 
 
 def test_five_minute_recording(tiny, speech):
@@ -128,7 +157,7 @@ def test_token_budget():
     assert token_budget(0.1) == 24
     assert token_budget(10) == 80
     assert token_budget(300) == 444
-    assert guard_options(40, long_form=True)["return_timestamps"] is True
+    assert guard_options(10)["max_length"] == 4 + 80
 
 
 def test_loudest_frame():

@@ -1,0 +1,172 @@
+"""Long recordings: window-by-window decoding, the per-window no-speech rule, and
+speaking segments while the rest is being translated."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from s2st_helpers import speech_to_speech_translation, translate
+from s2st_helpers.cascade import speech_to_speech_translation_stream
+from s2st_helpers.long_form import SAMPLES_PER_TIMESTAMP, Progress, Segment, split_segments, translate_ahead
+
+TS = 1000  # first timestamp token in these made-up token lists: TS + n is n * 20 ms
+WINDOW = 480_000
+
+
+def ts(seconds: float) -> int:
+    return TS + round(seconds * 50)
+
+
+def test_finished_window_is_used_in_full():
+    tokens = [ts(0), 1, 2, ts(2), ts(2), 3, ts(4)]
+    pieces, used = split_segments(tokens, TS, WINDOW)
+    assert pieces == [(0, 2 * 16000, [1, 2]), (2 * 16000, 4 * 16000, [3])]
+    assert used == WINDOW
+
+
+def test_cut_off_segment_is_decoded_again_from_its_start():
+    tokens = [ts(0), 1, ts(10), ts(12), 2, 3]  # the second segment runs past the window's end
+    pieces, used = split_segments(tokens, TS, WINDOW)
+    assert pieces == [(0, 10 * 16000, [1])]
+    assert used == 10 * 16000  # the next window starts where the finished segment ended
+    pieces, used = split_segments(tokens, TS, WINDOW, full=False)  # the recording's last window keeps it
+    assert [p[2] for p in pieces] == [[1], [2, 3]] and used == WINDOW
+
+
+def test_window_without_timestamps_is_one_segment():
+    pieces, used = split_segments([5, 6, 7], TS, WINDOW)
+    assert pieces == [(0, WINDOW, [5, 6, 7])] and used == WINDOW
+    assert SAMPLES_PER_TIMESTAMP * 50 == 16000
+
+
+@pytest.fixture
+def windows(speech):
+    """Three windows of speech, a second of silence between: 92 s."""
+    gap = np.zeros(16000, np.float32)
+    window = np.concatenate([np.tile(speech, 15)[:29 * 16000], gap])
+    return np.tile(window, 3)[:92 * 16000]
+
+
+def test_each_window_is_judged_on_its_own(tiny, windows, monkeypatch):
+    """A window forced to "no speech" is skipped; the windows around it are kept."""
+    import s2st_helpers.long_form as long_form
+
+    original = long_form.read_first_step
+    calls = []
+
+    def second_window_silent(asr, logits, language=None):
+        calls.append(1)
+        lang, p, no_speech = original(asr, logits, language)
+        return lang, p, 0.99 if len(calls) == 2 else 0.01
+
+    monkeypatch.setattr(long_form, "read_first_step", second_window_silent)
+    monkeypatch.setattr(long_form, "average_logprob", lambda *a, **k: -3.0)
+    from s2st_helpers.models import load_asr
+
+    segments = list(long_form.translate_windows(load_asr(), windows, temperature=0.0))
+    by_window = {}
+    for s in segments:
+        by_window.setdefault(s.window, []).append(s)
+    assert [s.text for s in by_window[1]] == [""]  # skipped, whole
+    assert all(s.text for w in (0, 2) for s in by_window.get(w, [])) and by_window.get(0)
+    assert [s.start for s in segments] == sorted(s.start for s in segments)
+    # the joined text leaves the skipped window out, and is not empty
+    calls.clear()
+    text = translate(windows, sampling_rate=16000, temperature=0.0)
+    assert text and text == " ".join(s.text for s in segments if s.text)
+
+
+def test_silence_then_speech_is_not_dropped(tiny, speech):
+    """35 s of silence in front: the first window is skipped, not the recording."""
+    audio = np.concatenate([np.zeros(35 * 16000, np.float32), np.tile(speech, 3)])
+    assert translate(audio, sampling_rate=16000) != ""
+    assert translate(np.zeros(35 * 16000, np.float32), sampling_rate=16000) == ""
+
+
+def fake_windows(texts, gate=None):
+    """A stand-in for translate_windows: one segment per window; after the first,
+    waits until ``gate`` is set (by the listener hearing the first audio)."""
+
+    def translate_windows(asr, waveform, progress=None, **kwargs):
+        for i, text in enumerate(texts):
+            if i == 1 and gate is not None:
+                gate.wait(timeout=20)
+            yield Segment(i * 30.0, i * 30.0 + 5, text, "it", 0.0, i)
+            if progress:
+                progress(min((i + 1) * 30.0, 90.0), 90.0)
+
+    return translate_windows
+
+
+def test_first_segment_is_spoken_while_the_next_is_translated(tiny, monkeypatch):
+    import s2st_helpers.long_form as long_form
+
+    heard = threading.Event()
+    monkeypatch.setattr(long_form, "translate_windows", fake_windows(["One.", "", "Two.", "Three."], heard))
+    done = []
+    texts = []
+    for block in speech_to_speech_translation_stream(np.full(90 * 16000, 0.1, np.float32), sampling_rate=16000,
+                                                     maxlenratio=1.0, progress=lambda *p: done.append(p)):
+        if block[1].size and not heard.is_set():
+            heard.set()  # the translation may go on only now: it had to wait for us
+            assert not done or done[-1][0] < 90.0
+        texts.append(block.text)
+    assert heard.is_set()
+    assert texts[0] == "One."
+    assert texts[-1] == "One. Two. Three." and sorted(texts, key=len) == texts  # in order, only growing
+    assert done[-1] == (90.0, 90.0)
+
+
+def test_stream_and_whole_give_the_same_text(tiny, windows):
+    whole = speech_to_speech_translation(windows, sampling_rate=16000, maxlenratio=1.0,
+                                         generate_kwargs={"temperature": 0.0})
+    assert whole.text == translate(windows, sampling_rate=16000, temperature=0.0)
+    assert whole.text and whole[1].dtype == np.int16 and whole[0] == 16000
+    assert whole.timings["first audio"] < whole.timings["total"]
+
+
+def test_long_silence_gives_an_empty_result(tiny):
+    result = speech_to_speech_translation(np.zeros(40 * 16000, np.float32), sampling_rate=16000)
+    assert result.text == "" and result[1].shape == (0,)
+
+
+def test_an_error_in_the_translation_thread_reaches_the_caller(tiny, monkeypatch):
+    import s2st_helpers.long_form as long_form
+
+    def broken(asr, waveform, progress=None, **kwargs):
+        yield Segment(0.0, 5.0, "One.", "it", 0.0, 0)
+        raise ValueError("window 2 is broken")
+
+    monkeypatch.setattr(long_form, "translate_windows", broken)
+    with pytest.raises(ValueError, match="window 2 is broken"):
+        speech_to_speech_translation(np.full(40 * 16000, 0.1, np.float32), sampling_rate=16000, maxlenratio=1.0)
+
+
+def test_stopping_early_stops_the_thread(monkeypatch):
+    import s2st_helpers.long_form as long_form
+
+    made = []
+
+    def endless(asr, waveform, progress=None, **kwargs):
+        for i in range(10_000):
+            made.append(i)
+            yield Segment(i, i + 1, f"s{i}", "it", 0.0, i)
+
+    monkeypatch.setattr(long_form, "translate_windows", endless)
+    items = translate_ahead(None, np.zeros(10), size=2)
+    assert next(items).text == "s0"
+    items.close()
+    time.sleep(0.5)
+    assert not any(t.name == "s2st-translate" and t.is_alive() for t in threading.enumerate())
+    assert len(made) < 10  # it ran no further than the queue allows
+
+
+def test_progress_items_come_in_order(monkeypatch):
+    import s2st_helpers.long_form as long_form
+
+    monkeypatch.setattr(long_form, "translate_windows", fake_windows(["a", "b"]))
+    items = list(translate_ahead(None, np.zeros(10)))
+    assert [type(i) for i in items] == [Segment, Progress, Segment, Progress]
+    assert [i.done for i in items if isinstance(i, Progress)] == [30.0, 60.0]
