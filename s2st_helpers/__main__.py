@@ -1,16 +1,25 @@
 """Command line: ``python -m s2st_helpers input.wav -o output.wav``.
 
-Writes the English speech as a 16 kHz mono 16-bit wav and prints the translation.
+Writes the English speech as a 16 kHz mono 16-bit wav and prints the translation,
+a line per segment as it is made. A recording of any length goes through: the wav
+is written block by block as the speech is made, so memory holds the recording
+itself and little more, and a recording over 30 s shows a progress bar.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-from . import SpeechOptions, settings, speech_to_speech_translation, write_wav
-from .cascade import format_timings
+import soundfile as sf
+from tqdm.auto import tqdm
+
+from . import SpeechOptions, settings
+from .audio import SAMPLING_RATE, load_audio
+from .cascade import format_timings, speech_to_speech_translation_stream
 from .environment import quiet_logs
+from .translation import WINDOW_SECONDS
 
 
 def main(argv=None) -> int:
@@ -22,20 +31,39 @@ def main(argv=None) -> int:
     parser.add_argument("--maxlenratio", type=float, default=None, help="SpeechT5 length cap, per input token")
     parser.add_argument("--preset", choices=settings.PRESETS, default=None,
                         help="exact: the plain tier; fast: the speed layer (default: S2ST_PRESET, else fast)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     quiet_logs()
     try:
         options = SpeechOptions(maxlenratio=args.maxlenratio, preset=args.preset)
-        result = speech_to_speech_translation(args.input, speaker=args.speaker, options=options,
-                                              generate_kwargs={"num_beams": args.beams})
-    except (ValueError, TypeError) as err:
+        waveform = load_audio(args.input)
+        seconds = len(waveform) / SAMPLING_RATE
+        bar = tqdm(total=round(seconds, 1), unit="s", desc="translated", file=sys.stderr,
+                   disable=args.quiet or seconds <= WINDOW_SECONDS, bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s "
+                   "[{elapsed}<{remaining}{postfix}]")
+        blocks = speech_to_speech_translation_stream(
+            waveform, sampling_rate=SAMPLING_RATE, speaker=args.speaker, options=options,
+            generate_kwargs={"num_beams": args.beams}, progress=lambda done, total: bar.update(done - bar.n))
+        part = Path(args.output).with_name(f".{Path(args.output).name}.part")  # a failed run leaves no half file
+        frames, printed, last = 0, "", None
+        try:
+            with bar, sf.SoundFile(part, "w", samplerate=SAMPLING_RATE, channels=1, subtype="PCM_16",
+                                   format="WAV") as out:
+                for last in blocks:
+                    out.write(last[1])
+                    frames += len(last[1])
+                    if last.text != printed:  # a new segment is being spoken: show its text
+                        tqdm.write(last.text[len(printed):].strip(), file=sys.stdout)
+                        printed = last.text
+                        bar.set_postfix_str(f"{frames / SAMPLING_RATE:.0f} s of English", refresh=True)
+            part.replace(args.output)
+        finally:
+            part.unlink(missing_ok=True)
+    except (ValueError, TypeError, OSError, sf.LibsndfileError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    rate, audio = result
-    write_wav(args.output, audio, rate)
-    print(result.text)
-    print(f"[{result.language or '?'} -> en, {len(audio) / rate:.2f} s of speech in {args.output}; "
-          + format_timings(result.timings) + "]", file=sys.stderr)
+    heard = f"{frames / SAMPLING_RATE:.2f} s of speech in {args.output}" if last.text else "no speech heard"
+    print(f"[{last.language or '?'} -> en, {heard}; {format_timings(last.timings)}]", file=sys.stderr)
     return 0
 
 

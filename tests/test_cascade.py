@@ -78,6 +78,38 @@ def test_command_line_writes_wav(tiny_paths, wav_file, tmp_path, preset):
     assert "translate" in done.stderr and "Traceback" not in done.stderr
 
 
+def test_command_line_long_recording(tiny_paths, speech, tmp_path):
+    """Over 30 s: a progress bar, the text of each segment as it comes, one wav."""
+    recording = tmp_path / "lecture.wav"
+    window = np.concatenate([np.tile(speech, 14), np.zeros(2 * 16000, np.float32)])  # 30 s
+    sf.write(recording, np.tile(window, 2)[:50 * 16000], 16000, subtype="PCM_16")
+    out = tmp_path / "english.wav"
+    done = run_cli([str(recording), "-o", str(out), "--maxlenratio", "1"], tiny_paths)
+    assert done.returncode == 0, done.stderr
+    assert "translated" in done.stderr and "50/50 s" in done.stderr  # tqdm's bar, to the end
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    assert len(lines) >= 2  # a line per segment
+    info = sf.info(out)
+    assert info.samplerate == 16000 and info.frames > 0 and not list(tmp_path.glob(".*.part"))
+
+
+def test_command_line_keeps_the_old_file_on_error(tiny_paths, wav_file, tmp_path):
+    out = tmp_path / "english.wav"
+    out.write_bytes(b"keep me")
+    done = run_cli([str(wav_file), "-o", str(out), "--speaker", "nobody"], tiny_paths)
+    assert done.returncode == 2 and "error:" in done.stderr and "Traceback" not in done.stderr
+    assert out.read_bytes() == b"keep me" and not list(tmp_path.glob(".*.part"))
+
+
+def test_command_line_silence(tiny_paths, tmp_path):
+    quiet = tmp_path / "quiet.wav"
+    sf.write(quiet, np.zeros(16000, np.float32), 16000)
+    out = tmp_path / "english.wav"
+    done = run_cli([str(quiet), "-o", str(out)], tiny_paths)
+    assert done.returncode == 0 and "no speech heard" in done.stderr and not done.stdout.strip()
+    assert sf.info(out).frames == 0
+
+
 def test_command_line_bad_input(tiny_paths, tmp_path):
     done = run_cli([str(tmp_path / "missing.wav"), "-o", str(tmp_path / "x.wav")], tiny_paths)
     assert done.returncode == 2 and "not found" in done.stderr and "Traceback" not in done.stderr
