@@ -7,10 +7,14 @@ Introduced in ``04_demo``. Changes from the tutorial, and why:
 * ``demo.launch(debug=True)`` blocks the notebook cell forever; :func:`launch`
   returns at once and the demo keeps running until ``demo.close()``.
 * It binds 127.0.0.1 (browsers only give the microphone to localhost or https),
-  queues requests with a concurrency limit, caps upload size, and turns bad input
-  into a message for the user (``gr.Error``) instead of a dead worker.
+  queues requests with a concurrency limit, caps uploads (100 MB, 10 minutes of
+  audio, both stated on the page), shows a progress bar for recordings over 30 s,
+  and turns bad input into a message for the user (``gr.Error``) instead of a
+  dead worker.
 * ``build_demo(streaming=True)`` plays the English speech while it is being made
   (``06_speed``): the handler yields blocks into ``gr.Audio(streaming=True)``.
+  Gradio needs FFmpeg for that; without it the demo plays each clip whole and
+  says so on the page.
 
 From a shell: ``python -m s2st_helpers.demo`` (``--help`` for options).
 """
@@ -19,14 +23,21 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import warnings
 
+from .audio import SAMPLING_RATE, load_audio
 from .cascade import format_timings, speech_to_speech_translation, speech_to_speech_translation_stream
 from .speakers import bundled_speakers, list_speakers
 
-MAX_UPLOAD = "20mb"
+MAX_UPLOAD = "100mb"
+MAX_MINUTES = 10  # longer files: the command line, python -m s2st_helpers
 TITLE = "Speech-to-speech translation"
 DESCRIPTION = ("Speak or upload speech in any of ~96 languages; hear it in English. "
-               "Whisper base translates, SpeechT5 speaks.")
+               "Whisper base translates, SpeechT5 speaks. "
+               f"Files up to {MAX_UPLOAD.upper()[:-2]} MB and {MAX_MINUTES} minutes.")
+NO_FFMPEG = ("Streaming playback needs FFmpeg, which is not installed here: "
+             "the English speech plays when all of it is made.")
 
 
 def speaker_choices() -> list[tuple[str, str]]:
@@ -35,33 +46,64 @@ def speaker_choices() -> list[tuple[str, str]]:
     return [(f"{s} - {list_speakers()[s]}", s) for s in voices]
 
 
-def translate_for_demo(audio, speaker: str | None = None, synthesis_options: dict | None = None):
-    """The event handler: audio file path -> ((rate, int16), English text, details)."""
+def translate_for_demo(audio, speaker: str | None = None, synthesis_options: dict | None = None,
+                       progress=None):
+    """The event handler: audio file path -> ((rate, int16), English text, details).
+    ``progress`` (a ``gr.Progress``) follows the windows of a recording over 30 s."""
     import gradio as gr
 
-    if audio is None:
-        raise gr.Error("No audio yet: record something or upload a file first.")
+    waveform = _checked_audio(audio)
     try:
-        result = speech_to_speech_translation(audio, speaker=speaker or None, **(synthesis_options or {}))
+        result = speech_to_speech_translation(waveform, sampling_rate=SAMPLING_RATE, speaker=speaker or None,
+                                              progress=_progress_bar(progress), **(synthesis_options or {}))
     except (ValueError, TypeError) as err:
         raise gr.Error(f"Could not translate this audio: {err}") from None
-    return (result[0], result[1]), result.text, _details(result)
+    speech = (result[0], result[1]) if result[1].size else None
+    return speech, result.text or NO_SPEECH, _details(result)
 
 
-def translate_for_demo_stream(audio, speaker: str | None = None, synthesis_options: dict | None = None):
+def translate_for_demo_stream(audio, speaker: str | None = None, synthesis_options: dict | None = None,
+                              progress=None):
     """The streaming event handler: yields ((rate, int16 block), English text, details)
     as the speech is made."""
     import gradio as gr
 
+    waveform = _checked_audio(audio)
+    try:
+        for block in speech_to_speech_translation_stream(waveform, sampling_rate=SAMPLING_RATE,
+                                                         speaker=speaker or None, progress=_progress_bar(progress),
+                                                         **(synthesis_options or {})):
+            speech = (block[0], block[1]) if block[1].size else None
+            yield speech, block.text or NO_SPEECH, _details(block)
+    except (ValueError, TypeError) as err:
+        raise gr.Error(f"Could not translate this audio: {err}") from None
+
+
+NO_SPEECH = "(no speech heard)"
+
+
+def _checked_audio(audio):
+    """The recording as a 16 kHz array, or a message for the user."""
+    import gradio as gr
+
     if audio is None:
         raise gr.Error("No audio yet: record something or upload a file first.")
     try:
-        for block in speech_to_speech_translation_stream(audio, speaker=speaker or None,
-                                                         **(synthesis_options or {})):
-            speech = (block[0], block[1]) if block[1].size else None
-            yield speech, block.text, _details(block)
+        waveform = load_audio(audio)
     except (ValueError, TypeError) as err:
-        raise gr.Error(f"Could not translate this audio: {err}") from None
+        raise gr.Error(f"Could not read this audio: {err}") from None
+    minutes = len(waveform) / SAMPLING_RATE / 60
+    if minutes > MAX_MINUTES:
+        raise gr.Error(f"This recording is {minutes:.1f} minutes long; the demo takes up to {MAX_MINUTES}. "
+                       "Cut it, or translate it with the command line: python -m s2st_helpers FILE")
+    return waveform
+
+
+def _progress_bar(progress):
+    """A gr.Progress as the cascade's progress(seconds_done, seconds_total) callback."""
+    if progress is None:
+        return None
+    return lambda done, total: progress((done, total), desc="Translating", unit="s of audio")
 
 
 def _details(result) -> str:
@@ -75,12 +117,17 @@ def build_demo(*, synthesis_options: dict | None = None, concurrency_limit: int 
     ``streaming=True`` starts playing the speech before all of it is made."""
     import gradio as gr
 
+    description = DESCRIPTION
+    if streaming and shutil.which("ffmpeg") is None:  # Gradio's own test for streaming output
+        warnings.warn(NO_FFMPEG, stacklevel=2)
+        streaming, description = False, f"{DESCRIPTION}\n\n**{NO_FFMPEG}**"
+
     if streaming:
-        def handler(audio, speaker):
-            yield from translate_for_demo_stream(audio, speaker, synthesis_options)
+        def handler(audio, speaker, progress=gr.Progress()):
+            yield from translate_for_demo_stream(audio, speaker, synthesis_options, progress)
     else:
-        def handler(audio, speaker):
-            return translate_for_demo(audio, speaker, synthesis_options)
+        def handler(audio, speaker, progress=gr.Progress()):
+            return translate_for_demo(audio, speaker, synthesis_options, progress)
 
     choices = speaker_choices()
 
@@ -92,7 +139,7 @@ def build_demo(*, synthesis_options: dict | None = None, concurrency_limit: int 
             outputs=[gr.Audio(label="English speech", type="numpy", streaming=streaming, autoplay=streaming),
                      gr.Textbox(label="English text"), gr.Textbox(label="Details")],
             api_name=api_name, flagging_mode="never", concurrency_limit=concurrency_limit,
-            description=DESCRIPTION)
+            description=description)
 
     # built outside any Blocks context: inside one, each Interface would render twice
     demo = gr.TabbedInterface([interface("microphone", "translate_microphone"),

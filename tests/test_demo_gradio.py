@@ -98,7 +98,7 @@ def test_corrupt_upload_shows_error_then_next_works(page, tmp_path, mic_clip):
     panel = page.get_by_role("tabpanel")
     panel.locator("input[type=file]").set_input_files(str(bad))
     panel.get_by_role("button", name="Submit").click()
-    page.get_by_text("Could not translate").first.wait_for(timeout=60_000)
+    page.get_by_text("Could not read this audio").first.wait_for(timeout=60_000)
     # the worker survived: a good file still goes through
     panel.get_by_role("button", name="Clear").first.click()
     panel.locator("input[type=file]").set_input_files(mic_clip)
@@ -138,7 +138,7 @@ def test_api_error_is_a_message_not_a_crash(served, tmp_path, mic_clip):
     bad = tmp_path / "noise.mp3"
     bad.write_bytes(np.random.default_rng(1).integers(0, 256, 4000, dtype=np.uint8).tobytes())
     client = Client(served.local_url, verbose=False)
-    with pytest.raises(Exception, match="Could not translate"):
+    with pytest.raises(Exception, match="Could not read this audio"):
         client.predict(handle_file(str(bad)), "slt", api_name="/translate_file")
     assert client.predict(handle_file(mic_clip), "bdl", api_name="/translate_file")[1]
 
@@ -156,8 +156,9 @@ def test_streaming_app_sends_blocks(served, mic_clip):
     stream; the client sees one update per block."""
     from gradio_client import Client, handle_file
 
-    from .browser_support import free_port
+    from .browser_support import free_port, system_program
 
+    system_program("ffmpeg")  # Gradio encodes the stream with it
     demo = launch(build_demo(synthesis_options={"maxlenratio": 6.0}, streaming=True), server_port=free_port(),
                   inline=False, quiet=True)
     try:
@@ -167,3 +168,61 @@ def test_streaming_app_sends_blocks(served, mic_clip):
         assert updates[-1][0].endswith(".m3u8") and os.path.getsize(updates[-1][0]) > 0
     finally:
         demo.close()
+
+
+def test_limits_are_stated_and_kept(tiny):
+    import gradio as gr
+
+    from s2st_helpers import demo
+
+    assert f"{demo.MAX_MINUTES} minutes" in demo.DESCRIPTION and "100 MB" in demo.DESCRIPTION
+    eleven_minutes = (16000, np.zeros(11 * 60 * 16000, np.int16))
+    with pytest.raises(gr.Error, match="11.0 minutes long; the demo takes up to 10"):
+        translate_for_demo(eleven_minutes, "slt", OPTIONS)
+    with pytest.raises(gr.Error, match="11.0 minutes"):
+        next(translate_for_demo_stream(eleven_minutes, "slt", OPTIONS))
+
+
+def test_silence_says_no_speech_heard(tiny):
+    speech, text, details = translate_for_demo((16000, np.zeros(16000, np.int16)), "slt", OPTIONS)
+    assert speech is None and text == "(no speech heard)" and details.startswith("No speech heard.")
+
+
+def test_long_upload_reports_progress(tiny, speech):
+    calls = []
+
+    class Progress:  # what gr.Progress is called with
+        def __call__(self, value, desc=None, unit=None):
+            calls.append((value, desc, unit))
+
+    clip = np.concatenate([np.tile(speech, 15), np.zeros(16000, np.float32)])  # 31 s
+    (rate, english), text, details = translate_for_demo((16000, (np.tile(clip, 2) * 32767).astype(np.int16)),
+                                                         "slt", OPTIONS, Progress())
+    assert text and english.size and len(calls) >= 2 and calls[-1] == ((62.0, 62.0), "Translating", "s of audio")
+    seen = len(calls)
+    short = translate_for_demo((16000, (speech * 32767).astype(np.int16)), "slt", OPTIONS, Progress())
+    assert short[1] and len(calls) == seen  # one window: no bar
+
+
+def test_handlers_take_gradio_progress(served):
+    import inspect
+
+    import gradio as gr
+
+    handlers = {fn.api_name: fn.fn for fn in served.fns.values()}
+    for name in ("translate_microphone", "translate_file"):
+        assert isinstance(inspect.signature(handlers[name]).parameters["progress"].default, gr.Progress)
+
+
+def test_streaming_without_ffmpeg_falls_back_with_a_note(tiny, monkeypatch):
+    import gradio as gr
+
+    from s2st_helpers import demo
+
+    monkeypatch.setattr(demo.shutil, "which", lambda name: None)
+    with pytest.warns(UserWarning, match="FFmpeg"):
+        app = build_demo(synthesis_options=OPTIONS, streaming=True)
+    players = [b for b in app.blocks.values() if isinstance(b, gr.Audio) and b.label == "English speech"]
+    assert players and not any(p.streaming for p in players)
+    notes = [b.value for b in app.blocks.values() if isinstance(b, gr.Markdown)]
+    assert any(demo.NO_FFMPEG in str(n) for n in notes)
