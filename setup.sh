@@ -8,11 +8,15 @@ if ! "$PY" -c "import torch" 2>/dev/null; then
   "$PY" -m pip install --quiet "torch==2.13.0"
 fi
 "$PY" -m pip install --quiet -e ".[test]"
-# System programs: Chromium for the browser tests (Playwright must not download a
-# browser), FFmpeg for Gradio's streaming audio output (the --stream demo).
+# System programs (Debian package = program name): Chromium for the browser tests
+# (Playwright must not download a browser), FFmpeg for Gradio's streaming audio
+# output (the --stream demo). .ci/run runs the tests seeing only these and the base
+# system, so a program the tests need must be listed here.
+SYSTEM_PROGRAMS=(chromium ffmpeg)
 missing=()
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
+for program in "${SYSTEM_PROGRAMS[@]}"; do
+  command -v "$program" >/dev/null 2>&1 || missing+=("$program")
+done
 if [ ${#missing[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}") >/dev/null

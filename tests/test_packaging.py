@@ -32,3 +32,15 @@ def test_bundled_data_is_packaged():
     data = ROOT / "s2st_helpers" / "data"
     assert len(list((data / "speakers").glob("*.npy"))) == 6
     assert (data / "speakers" / "SOURCES.md").exists() and (data / "samples" / "SOURCES.md").exists()
+
+
+def test_system_programs_are_installed_and_listed():
+    """setup.sh installs every system program the tests use (.ci/run hides the rest);
+    the conda environment lists those conda-forge has."""
+    from .browser_support import setup_programs
+
+    programs = setup_programs()
+    assert {"chromium", "ffmpeg"} <= set(programs)
+    assert "  - ffmpeg" in (ROOT / "environment.yml").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "PATH=$(bash .ci/system_path.sh) python3 -m pytest\n" in ci
