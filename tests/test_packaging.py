@@ -44,3 +44,27 @@ def test_system_programs_are_installed_and_listed():
     assert "  - ffmpeg" in (ROOT / "environment.yml").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
     assert "PATH=$(bash .ci/system_path.sh) python3 -m pytest\n" in ci
+
+
+def test_colab_links_follow_the_repository_url(tmp_path):
+    """Badges and install cells are made from pyproject's URL; a change anywhere shows."""
+    import shutil
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    import sync_colab
+
+    assert sync_colab.differences() == []
+    assert sync_colab.repository_url() in (ROOT / "notebooks" / "01_speech_translation.ipynb").read_text()
+    moved = sync_colab.differences("https://github.com/someone-else/fork")
+    assert "README.md" in moved and "notebooks/04_demo.ipynb" in moved
+    # a copy with another URL in pyproject is rewritten to it by sync()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks", ignore=shutil.ignore_patterns("*.py", ".*"))
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace("s2st-workbook/s2st-workbook", "someone-else/fork"))
+    assert sync_colab.differences(root=tmp_path)
+    sync_colab.sync(tmp_path)
+    assert sync_colab.differences(root=tmp_path) == []
+    assert "git+https://github.com/someone-else/fork" in (tmp_path / "notebooks" / "00_setup.ipynb").read_text()
