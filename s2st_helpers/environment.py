@@ -74,10 +74,12 @@ def setup(verbose: bool = True) -> dict:
     return report
 
 
-def prefetch(languages=("it",), progress: bool = True) -> None:
-    """Download the models, the x-vector zip and sample clips once (needs internet).
+def prefetch(languages=("it",), voices=("fra",), progress: bool = True) -> None:
+    """Download the models, the x-vector zip, the MMS voices of 04's hands-on and
+    sample clips once (needs internet).
 
-    Later notebooks then run with no network, from the Hugging Face cache.
+    Everything goes to the Hugging Face cache (``HF_HOME``; the clips beside it), so
+    later notebooks run with no network; :func:`check_offline` says what is there.
     """
     from huggingface_hub import snapshot_download
     from tqdm.auto import tqdm
@@ -85,16 +87,78 @@ def prefetch(languages=("it",), progress: bool = True) -> None:
     from .samples import load_sample
     from .speakers import xvector_names
 
-    steps = [(f"model {m}", lambda m=m: _snapshot(snapshot_download, m))
-             for m in (settings.asr_model(), settings.tts_model(), settings.vocoder())]
+    steps = [(f"model {m}", lambda m=m: _snapshot(snapshot_download, m)) for m in _models(voices)]
     steps.append(("speaker x-vectors", xvector_names))
-    steps += [(f"sample clip ({lang})", lambda lang=lang: load_sample(lang)) for lang in languages]
+    steps += [(f"sample clip ({lang})", lambda lang=lang: load_sample(lang, offline=False)) for lang in languages]
     for name, step in tqdm(steps, desc="prefetch", disable=not progress):
         tqdm.write(f"  {name}")
         step()
 
 
+def check_offline(languages=("it",), voices=("fra",), show: bool = True) -> list[dict]:
+    """What an offline class would find: each model, the x-vectors and the sample
+    clips, cached or missing, with sizes. Needs no network (it never downloads).
+    Returns the rows; prints them as a table unless ``show=False``."""
+    from huggingface_hub import hf_hub_download, snapshot_download
+
+    from .samples import _cache_paths, bundled_languages
+    from .speakers import XVECTOR_REPO, XVECTOR_ZIP
+
+    rows = []
+    for model in _models(voices):
+        if os.path.isdir(model):
+            rows.append(_row(f"model {model}", "local folder", model))
+            continue
+        try:
+            path = snapshot_download(model, local_files_only=True, allow_patterns=ALLOW_PATTERNS)
+            rows.append(_row(f"model {model}", "cached", path))
+        except Exception:  # not in the cache
+            rows.append(_row(f"model {model}", "missing"))
+    try:
+        rows.append(_row("speaker x-vectors (7931)", "cached",
+                         hf_hub_download(XVECTOR_REPO, XVECTOR_ZIP, repo_type="dataset", local_files_only=True)))
+    except Exception:
+        rows.append(_row("speaker x-vectors (7931)", "missing: six bundled voices only"))
+    for language in languages:
+        audio = _cache_paths(language, 0)[0]
+        if audio.is_file():
+            rows.append(_row(f"sample clip ({language})", "cached", audio))
+        else:
+            fallback = "missing: a bundled clip instead" if language in bundled_languages() else "missing"
+            rows.append(_row(f"sample clip ({language})", fallback))
+    if show:
+        width = max(len(r["item"]) for r in rows)
+        for r in rows:
+            size = f"{r['MB']:8.1f} MB" if r["MB"] else " " * 11
+            print(f"{r['item']:{width}s}  {size}  {r['status']}")
+        total = sum(r["MB"] for r in rows)
+        missing = sum(r["status"].startswith("missing") for r in rows)
+        print(f"{total:.0f} MB cached; {missing} item(s) missing" + (": run prefetch() with internet" if missing else ""))
+    return rows
+
+
+ALLOW_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt"]
+
+
+def _models(voices) -> list[str]:
+    models = [settings.asr_model(), settings.tts_model(), settings.vocoder(), *(settings.mms_model(v) for v in voices)]
+    return list(dict.fromkeys(models))  # S2ST_MMS_MODEL names one voice for every language
+
+
+def _row(item: str, status: str, path=None) -> dict:
+    """One line of the report; the size follows the cache's links to the real files."""
+    size = 0
+    if path is not None:
+        path = os.path.realpath(path)
+        if os.path.isdir(path):
+            for folder, _, files in os.walk(path):
+                size += sum(os.path.getsize(os.path.realpath(os.path.join(folder, f))) for f in files)
+        else:
+            size = os.path.getsize(path)
+    return {"item": item, "status": status, "MB": size / 2**20}
+
+
 def _snapshot(download, model_id: str) -> None:
     if os.path.isdir(model_id):  # a local checkpoint needs no download
         return
-    download(model_id, allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt"])
+    download(model_id, allow_patterns=ALLOW_PATTERNS)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import warnings
 from functools import lru_cache
 from importlib import resources
@@ -30,15 +31,21 @@ def load_sample(language: str = "it", index: int = 0, *, offline: bool | None = 
     "language", "source"}`` (``text``: what was said; ``english``: a reference
     translation, "" where there is none).
 
-    Streams the ``index``-th clip of the VoxPopuli validation split; when the hub cannot
-    be reached (or ``offline=True``) returns a bundled clip in that language instead.
+    Streams the ``index``-th clip of the VoxPopuli validation split and keeps it on
+    disk (:func:`sample_cache`), so the next call, and an offline class after
+    ``prefetch()``, reads it from there. When the clip was never fetched and the hub
+    cannot be reached, returns a bundled clip in that language instead;
+    ``offline=True`` always returns the bundled clip.
     """
     if not isinstance(language, str) or not language.strip():
         raise ValueError("language must be a code such as 'it', 'de' or 'fr'")
     language = language.strip().lower()
     if offline is not True:
+        cached = _from_cache(language, index)
+        if cached is not None:
+            return cached
         try:
-            return _from_hub(language, index)
+            return _to_cache(_from_hub(language, index), index)
         except Exception as err:  # no network, hub down, unknown config
             if offline is False:
                 raise
@@ -69,6 +76,44 @@ def _from_hub(language: str, index: int) -> dict:
                     "text": sample.get("text") or sample.get("raw_text") or sample.get("normalized_text", ""),
                     "english": "", "language": language, "source": f"{VOXPOPULI}/{language}/validation[{index}]"}
     raise ValueError(f"{VOXPOPULI} {language} validation has fewer than {index + 1} clips")
+
+
+def sample_cache() -> Path:
+    """Where fetched VoxPopuli clips are kept: beside the models, under ``HF_HOME``
+    (so a prefetched ``HF_HOME`` on a shared disk carries the clips too)."""
+    from huggingface_hub import constants
+
+    return Path(constants.HF_HOME) / "s2st-workbook" / "samples"
+
+
+def _cache_paths(language: str, index: int) -> tuple[Path, Path]:
+    stem = sample_cache() / f"voxpopuli-{language}-{index}"
+    return stem.with_suffix(".flac"), stem.with_suffix(".json")
+
+
+def _from_cache(language: str, index: int) -> dict | None:
+    audio, meta = _cache_paths(language, index)
+    if not (audio.is_file() and meta.is_file()):
+        return None
+    try:
+        return {"array": load_audio(audio), "sampling_rate": SAMPLING_RATE, **json.loads(meta.read_text())}
+    except (ValueError, OSError):  # a half-written or damaged file: fetch again
+        return None
+
+
+def _to_cache(sample: dict, index: int) -> dict:
+    import soundfile as sf
+
+    audio, meta = _cache_paths(sample["language"], index)
+    try:
+        audio.parent.mkdir(parents=True, exist_ok=True)
+        part = audio.with_name(audio.name + ".part")
+        sf.write(part, sample["array"], SAMPLING_RATE, format="FLAC", subtype="PCM_16")
+        meta.write_text(json.dumps({k: v for k, v in sample.items() if k not in ("array", "sampling_rate")}))
+        part.replace(audio)
+    except OSError as err:  # a read-only cache still gives the clip
+        warnings.warn(f"could not keep the clip in {audio.parent} ({err})", stacklevel=3)
+    return sample
 
 
 def read_manifest(directory) -> list[dict]:

@@ -26,6 +26,14 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True)
+def private_sample_cache(tmp_path, monkeypatch):
+    """Clips fetched in a test (from a fake hub) must not reach the real cache."""
+    from s2st_helpers import samples
+
+    monkeypatch.setattr(samples, "sample_cache", lambda: tmp_path / "sample-cache")
+
+
 @pytest.fixture(scope="session")
 def tiny_paths(tmp_path_factory):
     return build_tiny_models(tmp_path_factory.mktemp("tiny-models"))

@@ -49,3 +49,24 @@ def test_hub_path_reads_undecoded_audio(monkeypatch, wav_file):
     assert sample["text"] == "ciao a tutti" and sample["array"].shape == (32000,)
     with pytest.raises(ValueError, match="fewer than"):
         load_sample("it", index=5, offline=False)
+
+
+def test_fetched_clip_is_kept_for_offline_use(monkeypatch, wav_file):
+    import datasets
+
+    class FakeStream:
+        def cast_column(self, name, feature):
+            return self
+
+        def __iter__(self):
+            yield {"audio": {"bytes": wav_file.read_bytes(), "path": "x.wav"}, "text": "ciao a tutti"}
+
+    monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: FakeStream())
+    first = load_sample("it")
+    assert sorted(p.name for p in samples.sample_cache().iterdir()) == ["voxpopuli-it-0.flac",
+                                                                          "voxpopuli-it-0.json"]
+    monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: pytest.fail("the cache was not used"))
+    again = load_sample("it")
+    assert again["text"] == "ciao a tutti" and again["source"] == first["source"]
+    np.testing.assert_allclose(again["array"], first["array"], atol=1 / 32767)
+    assert load_sample("it", offline=True)["text"].startswith("Dal passo")  # bundled, as asked
