@@ -45,12 +45,12 @@ def to_mono_16k(array, sampling_rate) -> np.ndarray:
             array = array.T
         if array.shape[1] > MAX_CHANNELS:
             raise ValueError(f"audio of shape {array.shape} has no plausible channel axis")
-        array = array.mean(axis=1)
+        array = array[:, 0] if array.shape[1] == 1 else array.mean(axis=1)  # mono: a view, no copy
     elif array.ndim != 1:
         raise ValueError(f"audio must be 1-D (samples) or 2-D (samples x channels), got shape {array.shape}")
     if array.size == 0:
         raise ValueError("audio is empty (no samples)")
-    if not np.isfinite(array).all():
+    if not np.isfinite(array.sum(dtype=np.float64)):  # NaN and inf carry into the sum; no mask array
         raise ValueError("audio contains NaN or infinite samples")
     if rate != SAMPLING_RATE:
         array = soxr.resample(array, rate, SAMPLING_RATE, quality="HQ")
@@ -71,11 +71,12 @@ def read_file(source) -> tuple[np.ndarray, int]:
             raise ValueError(f"not a file: {path}")
         if path.stat().st_size == 0:
             raise ValueError(f"audio file is empty: {path}")
-        data, name = path.read_bytes(), str(path)
+        data, name = path, str(path)  # read in place: a long file is not held twice
     try:
-        array, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+        array, rate = sf.read(io.BytesIO(data) if isinstance(data, bytes) else data, dtype="float32",
+                              always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError):
-        array, rate = _read_with_av(data, name)
+        array, rate = _read_with_av(data if isinstance(data, bytes) else data.read_bytes(), name)
     return array, rate
 
 

@@ -47,3 +47,19 @@ def test_benchmark_refuses_bad_options(tiny):
     run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "cascade_speed.py"), "--preset", "turbo"],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode != 0 and "unknown preset" in run.stderr
+
+
+def test_long_recording_benchmark(tiny, tmp_path, monkeypatch):
+    roomy_tts(tiny, tmp_path, monkeypatch)
+    raw = tmp_path / "long.json"
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "long_recording.py"), "--clips", str(SAMPLES), "--minutes", "1",
+         "--maxlenratio", "1", "--memory", "0.6", "--json", str(raw)], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    for line in ("workbook, whole recording", "tutorial, first 30 s only", "raises a ValueError",
+                 "CLI on 0.6 min: peak memory"):
+        assert line in run.stdout, run.stdout
+    result = json.loads(raw.read_text())
+    workbook = result["workbook"]
+    assert workbook["windows"] >= 2 and workbook["first audio"] < workbook["total"]
+    assert result["tutorial (first 30 s)"]["total"] > 0 and result["memory"]["0.6"]["peak MB"] > 50
