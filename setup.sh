@@ -7,7 +7,8 @@ PY=${PYTHON:-python3}
 if ! "$PY" -c "import torch" 2>/dev/null; then
   "$PY" -m pip install --quiet "torch==2.13.0"
 fi
-"$PY" -m pip install --quiet -e ".[test]"
+# the tested versions (constraints.txt); pyproject.toml itself only asks for ranges
+"$PY" -m pip install --quiet -e ".[test]" -c constraints.txt
 # System programs (Debian package = program name): Chromium for the browser tests
 # (Playwright must not download a browser), FFmpeg for Gradio's streaming audio
 # output (the --stream demo). .ci/run runs the tests seeing only these and the base

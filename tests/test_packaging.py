@@ -1,6 +1,5 @@
-"""The two install routes name the same pinned packages."""
+"""Packaging: ranges in pyproject, the tested set pinned once, system programs, links."""
 
-import re
 import pytest
 
 tomllib = pytest.importorskip("tomllib")  # Python 3.11+
@@ -9,23 +8,40 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def names(requirements):
-    return {re.split(r"[=<>\[]", r, maxsplit=1)[0].strip().lower().replace("_", "-") for r in requirements}
+def constraints() -> dict[str, str]:
+    lines = (ROOT / "constraints.txt").read_text().splitlines()
+    pins = [line.split("#")[0].strip() for line in lines]
+    return {canonical(p.split("==")[0]): p.split("==")[1] for p in pins if p}
 
 
-def test_environment_yml_matches_pyproject():
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = set(project["dependencies"])
-    for extra in project["optional-dependencies"].values():
-        wanted |= {r for r in extra if not r.startswith("s2st-helpers")}
+def canonical(name: str) -> str:
+    return name.strip().lower().replace("_", "-")
+
+
+def test_environment_yml_pins_the_tested_set():
     env = [line.strip()[2:] for line in (ROOT / "environment.yml").read_text().splitlines()
            if line.strip().startswith("- ") and "==" in line and "python=" not in line]
-    assert names(wanted) == names(env)
-    pinned = {r.split("==")[0].lower(): r.split("==")[1] for r in wanted if "==" in r}
-    for line in env:
-        name, version = line.split("==")
-        if name.lower() in pinned:
-            assert pinned[name.lower()] == version, name
+    env_pins = {canonical(line.split("==")[0]): line.split("==")[1] for line in env if not line.startswith("torch")}
+    assert env_pins == constraints()
+
+
+def test_the_tested_set_is_inside_the_ranges():
+    """pyproject asks for ranges; constraints.txt pins a version inside each, for every
+    package pyproject names (torch comes from the machine)."""
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = [Requirement(r) for r in project["dependencies"]]
+    for extra in project["optional-dependencies"].values():
+        wanted += [Requirement(r) for r in extra if not r.startswith("s2st-helpers")]
+    pins = constraints()
+    for requirement in wanted:
+        name = canonical(requirement.name)
+        if name == "torch":
+            continue
+        assert name in pins, f"{name} has no tested version in constraints.txt"
+        assert requirement.specifier.contains(pins[name]), f"{name}=={pins[name]} is outside {requirement}"
+    assert not any("==" in str(r.specifier) for r in wanted), "pyproject pins: pins go in constraints.txt"
 
 
 def test_bundled_data_is_packaged():

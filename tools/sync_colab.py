@@ -27,19 +27,22 @@ BADGE_RE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\(https://colab\.research
                       r"[^)]*/notebooks/(?P<name>[\w-]+)\.ipynb\)")
 INSTALL_MARK = "# In Colab or Kaggle, install the workbook"
 INSTALL = '''# In Colab or Kaggle, install the workbook once (a local clone already has it: see the README)
-import os, sys
+import importlib.metadata as metadata, os, sys
+changed = []
 if "google.colab" in sys.modules or "KAGGLE_KERNEL_RUN_TYPE" in os.environ:
     try:
         import s2st_helpers
     except ImportError:
-        loaded = {m for m in ("numpy", "transformers", "datasets", "gradio") if m in sys.modules}
-        !pip -q install "s2st-helpers[notebooks] @ git+{url}"
-        if loaded:
-            print("Installed. Restart the session (Runtime > Restart session), then run this cell again:",
-                  ", ".join(sorted(loaded)), "were already loaded at their old versions.")
-
-from s2st_helpers.environment import setup
-setup();'''
+        loaded = {m: metadata.version(m) for m in ("numpy", "torch", "transformers", "datasets", "gradio")
+                  if m in sys.modules}
+        %pip install -q "s2st-helpers[notebooks] @ git+{url}"
+        changed = sorted(m for m, v in loaded.items() if metadata.version(m) != v)
+if changed:
+    print("Restart the session (Runtime > Restart session), then run the notebook again:",
+          ", ".join(changed), "changed version after this session had loaded it.")
+else:
+    from s2st_helpers.environment import setup
+    setup();'''
 
 
 def repository_url(pyproject: Path = ROOT / "pyproject.toml") -> str:
