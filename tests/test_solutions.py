@@ -81,19 +81,24 @@ def test_run_shows_the_code_then_answers(capsys, monkeypatch):
     assert "hidden" in capsys.readouterr().out
 
 
-def test_every_exercise_has_a_solution():
-    """Each notebook's exercise list is as long as the solutions its cells run."""
+def test_every_exercise_checks_itself_and_has_a_solution():
+    """Each numbered exercise in a notebook has its check cell and its solution cell,
+    and the exercises module holds as many exercises as the notebook asks."""
     import json
     import re
     from pathlib import Path
 
+    from s2st_helpers.exercises import exercises as exercises_of
+
     for path in sorted(Path(__file__).resolve().parents[1].glob("notebooks/0*.ipynb")):
         cells = json.loads(path.read_text())["cells"]
         text = "".join("".join(c["source"]) + "\n" for c in cells)
-        exercises = text[text.index("## Exercises"):]
-        asked = len(re.findall(r"^\d+\. ", exercises, flags=re.M))
-        solved = set(re.findall(r"solutions\.run\(solutions\.(\w+)", exercises))
-        assert asked and len(solved) >= asked, f"{path.name}: {asked} exercises, solutions {sorted(solved)}"
+        tail = text[text.index("## Exercises"):]
+        asked = len(re.findall(r"^\d+\. ", tail, flags=re.M))
+        assert asked == len(vars(exercises_of(path.name[:2]))), path.name
+        for n in range(1, asked + 1):
+            assert f"ex.q{n}.check(" in tail and f"ex.q{n}.solution(" in tail, f"{path.name}: exercise {n}"
+        assert f'exercises("{path.name[:2]}")' in tail and "ex.q1.hint()" in tail
 
 
 def test_one_switch_hides_all(monkeypatch):

@@ -34,7 +34,8 @@ from .hifigan_stream import StreamingHifiGan
 
 POSTNET_CONTEXT = 10  # frames each side that change a postnet output
 VOCODER_LAG = 24  # frames HiFi-GAN needs beyond the last sample it can complete
-FIRST_BLOCK = 16  # frames (~0.26 s of audio) in the first block
+FIRST_BLOCK_DEFAULT = 16  # frames (~0.26 s of audio) in the first block
+FIRST_BLOCK = FIRST_BLOCK_DEFAULT  # 06's exercise changes it
 MAX_BLOCK = 64  # frames handed to HiFi-GAN at a time, at most
 
 _vocoder_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s2st-vocoder")

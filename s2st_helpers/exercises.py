@@ -1,0 +1,390 @@
+"""Self-checking exercises: ``check()``, ``hint()`` and ``solution()`` for each one.
+
+Every notebook ends with exercises, in the spirit of Kaggle's learntools::
+
+    from s2st_helpers.exercises import exercises
+    ex = exercises("01")
+    ex.q1.hint()            # a nudge
+    ex.q1.check(answer)     # right, or why not
+    ex.q1.solution(sample)  # the worked solution's code, then its answer
+
+A check works out the right answer itself, with the same models, and compares:
+it never holds a stored answer, so it is right on a GPU, offline, and with other
+checkpoints. ``S2ST_HIDE_SOLUTIONS=1`` hides the solutions, never the checks or
+hints. Each exercise's ``task`` says what to answer with.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+from . import solutions
+
+#: the texts some exercises ask about (named in their tasks)
+FOX = "The quick brown fox jumps over the lazy dog."
+SHORT = "Good morning."
+LONG = "The train to the mountains leaves at nine, and the walk to the summit takes three hours."
+
+
+class Wrong(Exception):
+    """Raised by a checker: the message says what is wrong."""
+
+
+@dataclass
+class Exercise:
+    notebook: str
+    number: int
+    task: str
+    hint_text: str
+    checker: Callable[..., str]  # returns what is right about the answer, or raises Wrong
+    solution_fn: Callable
+    solution_defaults: dict = field(default_factory=dict)
+
+    def check(self, *answer, **context) -> bool:
+        """Say whether the answer is right and, if not, why; returns True when right."""
+        if not answer or answer[0] is None:
+            print(f"Not answered yet. {self.notebook}, exercise {self.number}: {self.task}")
+            return False
+        try:
+            praise = self.checker(*answer, **context)
+        except Wrong as why:
+            print(f"Not yet: {why}")
+            return False
+        print(f"Correct: {praise}")
+        return True
+
+    def hint(self) -> None:
+        print(f"Hint: {self.hint_text}")
+
+    def solution(self, *args, **kwargs):
+        """The worked solution: its code, then its answer (unless solutions are hidden)."""
+        return solutions.run(self.solution_fn, *args, **{**self.solution_defaults, **kwargs})
+
+    def __repr__(self) -> str:
+        return f"{self.notebook}, exercise {self.number}: {self.task}"
+
+
+def exercises(notebook: str) -> SimpleNamespace:
+    """The exercises of one notebook ("00" to "06") as ``q1``, ``q2``, ..."""
+    key = str(notebook)[:2]
+    if key not in _BY_NOTEBOOK:
+        raise ValueError(f"no exercises for notebook {notebook!r}; there are: {sorted(_BY_NOTEBOOK)}")
+    return SimpleNamespace(**{f"q{e.number}": e for e in _BY_NOTEBOOK[key]})
+
+
+# ---- 00 ----------------------------------------------------------------------------
+
+def _check_device(device) -> str:
+    import torch
+
+    try:
+        device = torch.device(device)
+    except (TypeError, RuntimeError) as err:
+        raise Wrong(f"{device!r} is not a device ({err})") from None
+    if device.type != "cpu":
+        raise Wrong(f"you got {device}: with S2ST_DEVICE=cpu the workbook must use the CPU. Set "
+                    "S2ST_DEVICE to 'cpu' in os.environ before calling pick_device().")
+    return "with S2ST_DEVICE=cpu every model runs on the CPU, GPU or not (deleting S2ST_DEVICE from os.environ undoes it)."
+
+
+def _check_cache(path) -> str:
+    from huggingface_hub import constants
+
+    given, cache = Path(path).expanduser().resolve(), Path(constants.HF_HUB_CACHE).resolve()
+    if given == cache:
+        return f"the models are under {cache}, one folder per repository (models--openai--whisper-base, ...)."
+    if given == Path(constants.HF_HOME).resolve():
+        raise Wrong("that is HF_HOME, the cache's home: the models are in a folder inside it.")
+    raise Wrong(f"{given} is not where the Hugging Face hub keeps its downloads.")
+
+
+# ---- 01 ----------------------------------------------------------------------------
+
+def _check_decoding(results, audio) -> str:
+    from .translation import translate
+
+    if not isinstance(results, dict) or not {1, 5} <= set(results):
+        raise Wrong("answer with a dict {1: greedy text, 5: beam-5 text}, e.g. "
+                    "{b: translate(sample, num_beams=b) for b in (1, 5)}.")
+    for beams in (1, 5):
+        expected = translate(audio, num_beams=beams)
+        if str(results[beams]).strip() != expected:
+            raise Wrong(f"with num_beams={beams} translate gives {expected!r}, not {results[beams]!r}. "
+                        "Same clip?")
+    same = "the same text" if results[1] == results[5] else "different texts"
+    return f"greedy and beam 5 give {same} here; beam 5 took longer. Compare with the reference."
+
+
+def _check_transcribe(fn) -> str:
+    from .samples import bundled_sample
+    from .translation import translate, translate_details
+
+    clip = bundled_sample("fr")
+    got = fn(clip)
+    if isinstance(got, dict):
+        transcript, english = got.get("transcript"), got.get("translation", got.get("english"))
+    elif isinstance(got, (tuple, list)) and len(got) == 2:
+        transcript, english = got
+    else:
+        raise Wrong("your function should return (transcript, translation) or a dict with those keys.")
+    heard = translate_details(clip)  # the clip is French; Whisper's guess is what the transcript uses
+    want_english = heard.text
+    want_transcript = translate(clip, task="transcribe", language=heard.language)
+    if english != want_english:
+        raise Wrong(f"the translation should be translate(audio): {want_english!r}, not {english!r}.")
+    if transcript != want_transcript:
+        if transcript == want_english:
+            raise Wrong("your transcript is the English translation: ask for task='transcribe'.")
+        raise Wrong(f"the transcript should be {want_transcript!r}: task='transcribe' in the clip's "
+                    f"own language (language={heard.language!r}; translate_details tells you the language).")
+    return "same model, two tasks: the transcript in French, the translation in English."
+
+
+# ---- 02 ----------------------------------------------------------------------------
+
+def _check_halfway(halfway, closest=None) -> str:
+    from .speakers import interpolate, load_speaker
+
+    try:
+        vector = load_speaker(np.asarray(halfway, dtype=np.float32))
+    except (TypeError, ValueError) as err:
+        raise Wrong(f"halfway should be a 512-number x-vector: {err}") from None
+    want = interpolate("clb", "ksp", 0.5)
+    cosine = float(vector @ want / (np.linalg.norm(vector) * np.linalg.norm(want)))
+    if cosine < 0.999:
+        raise Wrong(f"that vector is not halfway between clb and ksp (cosine similarity {cosine:.3f} with "
+                    "interpolate('clb', 'ksp', 0.5)).")
+    note = "" if abs(np.linalg.norm(vector) - np.linalg.norm(want)) < 1e-3 else (
+        " (a plain average is a little shorter than the originals; interpolate() scales it back)")
+    if closest is None:
+        return f"halfway between clb and ksp{note}. Now name its closest voices (closest=[...])."
+    ranked = [name for name, _ in solutions.nearest_speakers.__wrapped__(want, k=6) if name not in ("clb", "ksp")]
+    first = [closest] if isinstance(closest, str) else list(closest)
+    if not first or first[0] != ranked[0]:
+        raise Wrong(f"after its parents, the closest bundled voice is not {first[0] if first else None!r}: "
+                    "rank the bundled voices by cosine similarity.")
+    return f"halfway{note}; after clb and ksp it is closest to {ranked[0]}."
+
+
+def _check_lengths(seconds) -> str:
+    from .synthesis import synthesise
+
+    if not isinstance(seconds, dict) or len(seconds) < 2:
+        raise Wrong("answer with a dict {maxlenratio: seconds of speech} for at least two maxlenratio values, "
+                    f"speaking FOX with seed=0.")
+    for ratio, value in seconds.items():
+        expected = len(synthesise(FOX, maxlenratio=ratio, seed=0)) / 16000
+        if not math.isclose(float(value), expected, rel_tol=0.02, abs_tol=0.02):
+            raise Wrong(f"at maxlenratio={ratio} FOX lasts {expected:.2f} s (seed=0), not {value}.")
+    ratios = sorted(seconds)
+    capped = seconds[ratios[0]] < seconds[ratios[-1]] - 0.05
+    return ("a smaller maxlenratio cut the speech short: it is a cap." if capped else
+            "the length did not change: the voice stopped by itself before either cap.")
+
+
+# ---- 03 ----------------------------------------------------------------------------
+
+def _check_grid(texts) -> str:
+    if not isinstance(texts, dict) or not all(isinstance(k, tuple) and len(k) == 2 for k in texts):
+        raise Wrong("answer with a dict {(language, speaker): result.text}.")
+    languages = {lang for lang, _ in texts}
+    speakers = {spk for _, spk in texts}
+    if len(languages) < 3 or len(speakers) < 2:
+        raise Wrong(f"try three languages and two voices: you have {len(languages)} and {len(speakers)}.")
+    for language in languages:
+        said = {texts[(language, s)] for s in speakers if (language, s) in texts}
+        if len(said) > 1:
+            raise Wrong(f"{language}: the voice changed the English text ({said}). The voice is chosen after "
+                        "the translation: did Whisper's fallback sample? Try generate_kwargs={'temperature': 0.0}.")
+    return "the voice changes how the English sounds, never what it says: translation comes first."
+
+
+def _check_stages(timings, slower) -> str:
+    if not isinstance(timings, dict) or not {"translate", "synthesise"} <= set(timings):
+        raise Wrong("answer with result.timings (a dict with 'translate' and 'synthesise') and the slower stage.")
+    want = max(("translate", "synthesise"), key=lambda k: timings[k])
+    if slower != want:
+        raise Wrong(f"in your own timings {want} took longer ({timings[want]:.2f} s against "
+                    f"{min(timings['translate'], timings['synthesise']):.2f} s).")
+    return f"{want} is the slower stage on this machine. Was the call after a warm-up?"
+
+
+def _check_round_trip(wers, worst) -> str:
+    from .samples import bundled_languages
+
+    if not isinstance(wers, dict) or not wers:
+        raise Wrong("answer with a dict {language: round-trip WER} over the bundled clips, and the worst one.")
+    missing = set(bundled_languages()) - set(wers)
+    if missing:
+        raise Wrong(f"some bundled clips are missing: {sorted(missing)}.")
+    want = max(wers, key=wers.get)
+    if worst != want:
+        raise Wrong(f"by your own numbers the worst is {want!r} (WER {wers[want]:.2f}).")
+    return (f"{want} is worst. Look at its English: names and foreign words SpeechT5 spells out, or a "
+            "garbled translation, do not survive the trip.")
+
+
+# ---- 04 ----------------------------------------------------------------------------
+
+def _check_slider_app(app) -> str:
+    import gradio as gr
+
+    if not isinstance(app, gr.Blocks):
+        raise Wrong("answer with the Gradio app (a gr.Interface or gr.Blocks), before or after launch().")
+    sliders = [b for b in app.blocks.values() if isinstance(b, gr.Slider)]
+    audio_in = [b for b in app.blocks.values() if isinstance(b, gr.Audio) and b.sources]
+    if not audio_in:
+        raise Wrong("the app needs its audio input (gr.Audio with sources=[...]).")
+    if not sliders:
+        raise Wrong("no gr.Slider in the app: add one to the inputs.")
+    if not any(s.minimum <= 2 and s.maximum >= 20 for s in sliders):
+        raise Wrong("let the slider reach from 2 (or less) to 20 (or more), to try both.")
+    return "a slider from 2 to 20. At 2 the speech is cut off; at 20 the real SpeechT5 stops by itself anyway."
+
+
+def _check_other_language(fn, target: str = "fra") -> str:
+    from .samples import bundled_sample
+    from .translation import translate_details
+
+    want = solutions.MMS_TO_WHISPER.get(target)
+    if want is None:
+        raise Wrong(f"pick a target from {sorted(solutions.MMS_TO_WHISPER)}.")
+    result = fn(bundled_sample("it"))
+    try:
+        rate, speech = int(result[0]), np.asarray(result[1])
+    except (TypeError, IndexError, KeyError, ValueError):
+        raise Wrong("your function should return (sampling_rate, audio), like the tutorial's.") from None
+    if speech.size == 0:
+        raise Wrong("your function returned no speech.")
+    heard = translate_details(speech, sampling_rate=rate, task="transcribe")
+    if heard.language != want:
+        raise Wrong(f"Whisper hears {heard.language!r} in your output, not {want!r}: did the text reach "
+                    f"the voice in {target}?")
+    return f"Whisper hears {want!r} in the speech your demo made: {heard.text!r}."
+
+
+# ---- 05 ----------------------------------------------------------------------------
+
+def _check_bleu(scores, items) -> str:
+    from .evaluation import bleu
+    from .translation import translate
+
+    if not isinstance(scores, dict) or not {1, 5} <= set(scores):
+        raise Wrong("answer with a dict {1: greedy BLEU, 5: beam-5 BLEU} on the same items.")
+    for beams in (1, 5):
+        want = bleu([translate(i.audio, num_beams=beams) for i in items], [i.english for i in items])
+        if not math.isclose(float(scores[beams]), want, abs_tol=0.1):
+            raise Wrong(f"with num_beams={beams} BLEU on these {len(items)} clips is {want:.1f}, not {scores[beams]}.")
+    return (f"on {len(items)} clips the difference is {scores[5] - scores[1]:+.1f} BLEU: with this few, "
+            "say whether it could be noise.")
+
+
+def _check_folder(directory) -> str:
+    from .audio import load_audio
+    from .samples import read_manifest
+
+    folder = Path(directory)
+    try:
+        rows = read_manifest(folder)
+    except ValueError as err:
+        raise Wrong(str(err)) from None
+    if not rows:
+        raise Wrong("manifest.tsv has a header but no rows.")
+    need = {"file", "language", "english"}
+    if not need <= set(rows[0]):
+        raise Wrong(f"manifest.tsv needs the columns {sorted(need)} (tab-separated); it has {sorted(rows[0])}.")
+    for row in rows:
+        try:
+            seconds = len(load_audio(folder / row["file"])) / 16000
+        except ValueError as err:
+            raise Wrong(f"{row['file']}: {err}") from None
+        if seconds > 30:
+            raise Wrong(f"{row['file']} is {seconds:.0f} s long: keep evaluation clips to a sentence or two.")
+        if not (row.get("english") or "").strip():
+            raise Wrong(f"{row['file']} has no English reference: BLEU needs one.")
+    return f"{len(rows)} clips with references, ready for evaluate_folder()."
+
+
+# ---- 06 ----------------------------------------------------------------------------
+
+def _check_snr(snr) -> str:
+    if not isinstance(snr, dict) or not {"short", "long"} <= set(snr):
+        raise Wrong("answer with a dict {'short': SNR dB, 'long': SNR dB} of the fast preset against exact.")
+    for name, text in (("short", SHORT), ("long", LONG)):
+        want = solutions.compare_presets.__wrapped__(text)["SNR dB"]
+        if not math.isclose(float(snr[name]), want, abs_tol=0.5):
+            raise Wrong(f"for the {name} sentence the SNR is {want:.1f} dB (seed 0), not {snr[name]}.")
+    return "int8 costs some fidelity; the SNR says how much, for each length."
+
+
+def _check_first_block(first_audio) -> str:
+    from .fast import speecht5_steps
+
+    if not isinstance(first_audio, dict) or not {4, 64} <= set(first_audio):
+        raise Wrong("answer with a dict {FIRST_BLOCK: seconds to first audio} for at least 4 and 64.")
+    if speecht5_steps.FIRST_BLOCK != speecht5_steps.FIRST_BLOCK_DEFAULT:
+        raise Wrong(f"FIRST_BLOCK is still {speecht5_steps.FIRST_BLOCK}: set it back to "
+                    f"{speecht5_steps.FIRST_BLOCK_DEFAULT}.")
+    if not first_audio[4] < first_audio[64]:
+        raise Wrong("with a 4-frame first block the first audio should come sooner than with 64: did each "
+                    "run come after a warm-up?")
+    return "a small first block plays sooner; the total barely changes."
+
+
+_ALL = [
+    Exercise("00", 1, "set S2ST_DEVICE=cpu and answer with the device pick_device() returns",
+             "set S2ST_DEVICE to 'cpu' in os.environ, then call s2st.pick_device(): it reads the variable each time.",
+             _check_device, solutions.device_with_and_without_override),
+    Exercise("00", 2, "answer with the folder where the Hugging Face hub keeps downloaded models",
+             "huggingface_hub.constants holds it (HF_HUB_CACHE).", _check_cache, solutions.where_things_are),
+    Exercise("01", 1, "answer with {1: greedy text, 5: beam-5 text} for the sample (check(answer, audio=sample))",
+             "translate(sample, num_beams=5); time each with time.perf_counter().",
+             _check_decoding, solutions.compare_decoding),
+    Exercise("01", 2, "write a function audio -> (transcript, translation) and pass it to check()",
+             "translate_details gives the language; translate(audio, task='transcribe', language=...) the "
+             "transcript.", _check_transcribe, solutions.transcribe_and_translate),
+    Exercise("02", 1, "answer with the voice halfway between clb and ksp, and closest=[its nearest other voices]",
+             "speakers.interpolate(a, b, weight); rank bundled voices by cosine similarity (a @ b / norms).",
+             _check_halfway, solutions.nearest_speakers),
+    Exercise("02", 2, "answer with {maxlenratio: seconds} for FOX, seed=0, at two or more maxlenratio values",
+             "len(synthesise(FOX, maxlenratio=r, seed=0)) / 16000 for r in (2, 10).",
+             _check_lengths, solutions.length_by_stop_settings),
+    Exercise("03", 1, "answer with {(language, speaker): English text} for three languages and two voices",
+             "loop over load_sample(lang) and speaker=...; result.text is the English.",
+             _check_grid, solutions.cascade_grid),
+    Exercise("03", 2, "answer with result.timings of a warmed-up call and the slower stage's name",
+             "call the cascade once to warm up, then again; compare timings['translate'] and ['synthesise'].",
+             _check_stages, solutions.stage_times),
+    Exercise("03", 3, "answer with {language: round-trip WER} for the bundled clips and the worst language",
+             "evaluation.round_trip(bundled_sample(lang))['wer'] for lang in samples.bundled_languages().",
+             _check_round_trip, solutions.round_trip_all),
+    Exercise("04", 1, "answer with your Gradio app: the file tab plus a gr.Slider for maxlenratio (2 to 20)",
+             "gr.Interface(fn, inputs=[gr.Audio(...), gr.Slider(1, 20, value=10)], outputs=gr.Audio(...)); "
+             "the function gets the slider's value as its second argument.",
+             _check_slider_app, solutions.demo_with_length_slider),
+    Exercise("04", 2, "the hands-on: write a function audio -> (16000, int16) that speaks French (target='fra')",
+             "translate(audio, task='transcribe', language='fr'), then MMS-TTS: VitsModel and AutoTokenizer "
+             "from facebook/mms-tts-fra; resample its 16 kHz output if needed.",
+             _check_other_language, solutions.speech_to_speech_translation_to),
+    Exercise("05", 1, "answer with {1: BLEU, 5: BLEU} on the same items (check(answer, items=items))",
+             "evaluation.bleu(hypotheses, references) with translate(item.audio, num_beams=b).",
+             _check_bleu, solutions.bleu_by_decoding),
+    Exercise("05", 2, "answer with the folder of your recordings (a manifest.tsv and the audio files)",
+             "columns file, language, transcript, english, separated by tabs; one clip a row.",
+             _check_folder, solutions.evaluate_folder),
+    Exercise("06", 1, "answer with {'short': SNR dB, 'long': SNR dB} of the fast preset against exact (SHORT, LONG)",
+             "solutions.compare_presets shows how; evaluation.snr_db(fast, exact) over the common length.",
+             _check_snr, solutions.compare_presets),
+    Exercise("06", 2, "answer with {FIRST_BLOCK: first audio s} for 4, 16 and 64, and set it back to 16",
+             "s2st_helpers.fast.speecht5_steps.FIRST_BLOCK = 4; result.timings['first audio'] after a warm-up.",
+             _check_first_block, solutions.first_audio_by_block),
+]
+_BY_NOTEBOOK: dict[str, list[Exercise]] = {}
+for _e in _ALL:
+    _BY_NOTEBOOK.setdefault(_e.notebook, []).append(_e)

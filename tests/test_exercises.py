@@ -1,0 +1,203 @@
+"""Every exercise's check() on a right answer and on wrong ones; hints; solutions
+hidden by the switch while checks and hints stay."""
+
+import numpy as np
+import pytest
+
+from s2st_helpers import exercises as exercises_module
+from s2st_helpers import solutions
+from s2st_helpers.exercises import FOX, exercises
+
+
+@pytest.fixture
+def greedy(tiny, monkeypatch):
+    """The tiny Whisper repeats itself, which sends the guard into random sampling:
+    one temperature makes the checks' own runs repeatable."""
+    import s2st_helpers.translation as translation
+
+    monkeypatch.setattr(translation, "TEMPERATURES", (0.0,))
+    return tiny
+
+
+def verdict(exercise, *answer, **context):
+    return exercise.check(*answer, **context)
+
+
+def test_every_notebook_has_its_exercises():
+    counts = {nb: len(vars(exercises(nb))) for nb in ("00", "01", "02", "03", "04", "05", "06")}
+    assert counts == {"00": 2, "01": 2, "02": 2, "03": 3, "04": 2, "05": 2, "06": 2}
+    with pytest.raises(ValueError, match="no exercises for notebook '09'"):
+        exercises("09")
+
+
+def test_unanswered_and_hint(capsys):
+    ex = exercises("00")
+    assert ex.q1.check(None) is False
+    ex.q1.hint()
+    out = capsys.readouterr().out
+    assert "Not answered yet" in out and "Hint: set S2ST_DEVICE" in out
+
+
+def test_00(monkeypatch, tmp_path, capsys):
+    from huggingface_hub import constants
+
+    ex = exercises("00")
+    assert verdict(ex.q1, "cpu") and not verdict(ex.q1, "cuda") and not verdict(ex.q1, "no-such-device")
+    assert verdict(ex.q2, constants.HF_HUB_CACHE)
+    assert not verdict(ex.q2, constants.HF_HOME) and not verdict(ex.q2, tmp_path)
+    assert "that is HF_HOME" in capsys.readouterr().out
+
+
+def test_01(greedy, speech):
+    from s2st_helpers import translate
+
+    ex = exercises("01")
+    right = {b: translate(speech, sampling_rate=16000, num_beams=b) for b in (1, 5)}
+    audio = {"array": speech, "sampling_rate": 16000}
+    assert verdict(ex.q1, right, audio=audio)
+    assert not verdict(ex.q1, {1: "something else", 5: right[5]}, audio=audio)
+    assert not verdict(ex.q1, [right[1], right[5]], audio=audio)
+
+    def mine(audio):
+        details = __import__("s2st_helpers").translate_details(audio)
+        return translate(audio, task="transcribe", language=details.language), details.text
+
+    def english_twice(audio):
+        return translate(audio), translate(audio)
+
+    assert verdict(ex.q2, mine)
+    assert not verdict(ex.q2, english_twice) and not verdict(ex.q2, lambda audio: "just text")
+
+
+def test_02(tiny, capsys):
+    from s2st_helpers.speakers import interpolate, load_speaker
+    from s2st_helpers.synthesis import synthesise
+
+    ex = exercises("02")
+    halfway = interpolate("clb", "ksp", 0.5)
+    nearest = [n for n, _ in solutions.nearest_speakers.__wrapped__(halfway, k=6) if n not in ("clb", "ksp")]
+    assert verdict(ex.q1, halfway, closest=nearest)
+    assert verdict(ex.q1, (load_speaker("clb") + load_speaker("ksp")) / 2)  # direction right; norm noted
+    assert "scales it back" in capsys.readouterr().out
+    assert not verdict(ex.q1, load_speaker("clb"))
+    assert not verdict(ex.q1, halfway, closest=[nearest[-1]])
+    assert not verdict(ex.q1, np.zeros(3))
+
+    lengths = {r: len(synthesise(FOX, maxlenratio=r, seed=0)) / 16000 for r in (1.0, 2.0)}
+    assert verdict(ex.q2, lengths)
+    assert not verdict(ex.q2, {1.0: lengths[1.0] * 2, 2.0: lengths[2.0]}) and not verdict(ex.q2, {1.0: 1.0})
+
+
+def test_03(tiny, capsys):
+    ex = exercises("03")
+    grid = {(lang, spk): f"text in {lang}" for lang in ("it", "fr", "de") for spk in ("slt", "bdl")}
+    assert verdict(ex.q1, grid)
+    assert not verdict(ex.q1, {**grid, ("it", "bdl"): "another text"})
+    assert not verdict(ex.q1, {("it", "slt"): "a"})
+    assert "the voice changed the English text" in capsys.readouterr().out
+
+    timings = {"translate": 0.4, "synthesise": 1.2, "first audio": 0.6, "total": 1.6}
+    assert verdict(ex.q2, timings, "synthesise") and not verdict(ex.q2, timings, "translate")
+    assert not verdict(ex.q2, {"total": 1.0}, "translate")
+
+    from s2st_helpers.samples import bundled_languages
+
+    wers = {lang: i / 10 for i, lang in enumerate(bundled_languages())}
+    worst = max(wers, key=wers.get)
+    assert verdict(ex.q3, wers, worst) and not verdict(ex.q3, wers, "it" if worst != "it" else "de")
+    assert not verdict(ex.q3, {"it": 0.5}, "it")
+
+
+def test_04(greedy, monkeypatch):
+    import gradio as gr
+
+    from s2st_helpers import translate_details
+
+    ex = exercises("04")
+    assert verdict(ex.q1, solutions.demo_with_length_slider.__wrapped__())
+    no_slider = gr.Interface(fn=lambda a: a, inputs=gr.Audio(sources=["upload"]), outputs=gr.Audio())
+    short_slider = gr.Interface(fn=lambda a, r: a, inputs=[gr.Audio(sources=["upload"]), gr.Slider(1, 10)],
+                                outputs=gr.Audio())
+    assert not verdict(ex.q1, no_slider) and not verdict(ex.q1, short_slider) and not verdict(ex.q1, "app")
+
+    # the hands-on: Whisper must hear the target language in the output. The tiny
+    # Whisper hears noise, so its language detection is steered here.
+    heard = {"language": "fr"}
+    real = translate_details
+
+    def detect(audio, **kwargs):
+        result = real(audio, **kwargs)
+        result.language = heard["language"]
+        return result
+
+    import s2st_helpers.translation as translation
+
+    monkeypatch.setattr(translation, "translate_details", detect)
+    speaks = lambda audio: (16000, (np.sin(np.arange(16000) / 5) * 8000).astype(np.int16))  # noqa: E731
+    assert verdict(ex.q2, speaks)
+    heard["language"] = "en"
+    assert not verdict(ex.q2, speaks)
+    assert not verdict(ex.q2, lambda audio: (16000, np.zeros(0, np.int16)))
+    assert not verdict(ex.q2, lambda audio: "bonjour")
+    assert not verdict(ex.q2, speaks, target="xxx")
+
+
+def test_05(greedy, tmp_path):
+    import shutil
+    from importlib import resources
+
+    from s2st_helpers.evaluation import bleu, load_eval_set
+    from s2st_helpers.samples import read_manifest
+    from s2st_helpers.translation import translate
+
+    ex = exercises("05")
+    items = load_eval_set()[:2]
+    scores = {b: bleu([translate(i.audio, num_beams=b) for i in items], [i.english for i in items]) for b in (1, 5)}
+    assert verdict(ex.q1, scores, items=items)
+    assert not verdict(ex.q1, {1: scores[1] + 10, 5: scores[5]}, items=items)
+
+    bundled = resources.files("s2st_helpers") / "data" / "samples"
+    rows = [r for r in read_manifest(bundled) if r["file"] in ("de_001.wav", "fr_001.wav")]
+    lines = ["file\tlanguage\ttranscript\tenglish"] + [
+        f"{r['file']}\t{r['language']}\t{r['transcript']}\t{r['english']}" for r in rows]
+    (tmp_path / "manifest.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for r in rows:
+        shutil.copy(bundled / r["file"], tmp_path / r["file"])
+    assert verdict(ex.q2, tmp_path)
+    (tmp_path / "fr_001.wav").write_bytes(b"not audio")
+    assert not verdict(ex.q2, tmp_path)
+    (tmp_path / "manifest.tsv").write_text("file,language\nde_001.wav,de\n")
+    assert not verdict(ex.q2, tmp_path)
+    assert not verdict(ex.q2, tmp_path / "nowhere")
+
+
+def test_06(tiny, monkeypatch):
+    from s2st_helpers.fast import speecht5_steps
+
+    ex = exercises("06")
+    monkeypatch.setattr(exercises_module.solutions.compare_presets, "__wrapped__",
+                        lambda text: {"SNR dB": 30.0 if text == exercises_module.SHORT else 25.0})
+    assert verdict(ex.q1, {"short": 30.2, "long": 25.1})
+    assert not verdict(ex.q1, {"short": 12.0, "long": 25.0}) and not verdict(ex.q1, {"short": 30.0})
+
+    assert verdict(ex.q2, {4: 0.2, 16: 0.3, 64: 0.6})
+    assert not verdict(ex.q2, {4: 0.7, 16: 0.3, 64: 0.6})
+    monkeypatch.setattr(speecht5_steps, "FIRST_BLOCK", 64)
+    assert not verdict(ex.q2, {4: 0.2, 16: 0.3, 64: 0.6})
+
+
+def test_snr_check_computes_its_own_answer(tiny):
+    """Unpatched: the check runs compare_presets itself, on the tiny SpeechT5."""
+    want = {name: solutions.compare_presets.__wrapped__(text)["SNR dB"]
+            for name, text in (("short", exercises_module.SHORT), ("long", exercises_module.LONG))}
+    assert verdict(exercises("06").q1, want)
+
+
+def test_hidden_solutions_keep_checks_and_hints(monkeypatch, capsys):
+    monkeypatch.setenv("S2ST_HIDE_SOLUTIONS", "1")
+    ex = exercises("00")
+    assert ex.q1.solution() is None
+    ex.q1.hint()
+    assert ex.q1.check("cpu")
+    out = capsys.readouterr().out
+    assert "hidden by your teacher" in out and "Hint:" in out and "Correct:" in out
