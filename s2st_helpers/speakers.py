@@ -34,9 +34,23 @@ SPEAKERS = {
 }
 
 
-def list_speakers() -> dict[str, str]:
-    """The seven CMU ARCTIC speakers, short name -> description."""
-    return dict(SPEAKERS)
+def list_speakers(usable_only: bool = True) -> dict[str, str]:
+    """The CMU ARCTIC speakers you can use here, short name -> description: the six
+    bundled with the package, and ``jmk`` too once the hub's x-vector zip is on disk
+    (``prefetch()``, or any use of a hub voice). ``usable_only=False``: all seven."""
+    usable = set(bundled_speakers()) | (set(SPEAKERS) if not usable_only or _zip_on_disk() else set())
+    return {k: v for k, v in SPEAKERS.items() if k in usable}
+
+
+def _zip_on_disk() -> bool:
+    """Is the hub's x-vector zip already in the cache? (Never downloads.)"""
+    from huggingface_hub import hf_hub_download
+
+    try:
+        hf_hub_download(XVECTOR_REPO, XVECTOR_ZIP, repo_type="dataset", local_files_only=True)
+        return True
+    except Exception:  # not cached (or no hub library state): only the bundled voices
+        return False
 
 
 def bundled_speakers() -> dict[str, str]:

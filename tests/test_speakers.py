@@ -18,7 +18,7 @@ def test_default_is_the_tutorials_voice():
 
 
 def test_seven_speakers_six_bundled():
-    assert sorted(list_speakers()) == ["awb", "bdl", "clb", "jmk", "ksp", "rms", "slt"]
+    assert sorted(list_speakers(usable_only=False)) == ["awb", "bdl", "clb", "jmk", "ksp", "rms", "slt"]
     assert sorted(sp.bundled_speakers()) == ["awb", "bdl", "clb", "ksp", "rms", "slt"]
 
 
@@ -93,3 +93,17 @@ def test_offline_hub_gives_clear_error(monkeypatch):
     with pytest.raises(ValueError, match="bundled speaker"):
         load_speaker("jmk")
     sp._zip_path.cache_clear()
+
+
+def test_offline_lists_only_voices_that_load(monkeypatch):
+    """Without the hub's zip on disk, jmk (not bundled) is not offered; every voice
+    listed then loads with no network."""
+    from s2st_helpers import speakers
+
+    monkeypatch.setattr(speakers, "_zip_on_disk", lambda: False)
+    offered = list_speakers()
+    assert "jmk" not in offered and sorted(offered) == sorted(speakers.bundled_speakers())
+    for voice in offered:
+        assert load_speaker(voice).shape == (512,)
+    monkeypatch.setattr(speakers, "_zip_on_disk", lambda: True)
+    assert "jmk" in list_speakers()
