@@ -9,14 +9,15 @@ if ! "$PY" -c "import torch" 2>/dev/null; then
 fi
 # the tested versions (constraints.txt); pyproject.toml itself only asks for ranges
 "$PY" -m pip install --quiet -e ".[test]" -c constraints.txt
-# System programs (Debian package = program name): Chromium for the browser tests
-# (Playwright must not download a browser), FFmpeg for Gradio's streaming audio
-# output (the --stream demo). .ci/run runs the tests seeing only these and the base
+# System programs, as Debian packages (package:program where the names differ):
+# Chromium for the browser tests (Playwright must not download a browser), FFmpeg
+# for Gradio's streaming audio output (the --stream demo), Node.js for the course
+# site's build (jupyter-book). .ci/run runs the tests seeing only these and the base
 # system, so a program the tests need must be listed here.
-SYSTEM_PROGRAMS=(chromium ffmpeg)
+SYSTEM_PROGRAMS=(chromium ffmpeg nodejs:node)
 missing=()
-for program in "${SYSTEM_PROGRAMS[@]}"; do
-  command -v "$program" >/dev/null 2>&1 || missing+=("$program")
+for entry in "${SYSTEM_PROGRAMS[@]}"; do
+  command -v "${entry#*:}" >/dev/null 2>&1 || missing+=("${entry%%:*}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then

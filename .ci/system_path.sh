@@ -12,10 +12,12 @@ for package in $(dpkg-query -W -f='${Package} ${Essential}\n' | awk '$2 == "yes"
     [ -x "$file" ] && [ ! -d "$file" ] && link "$file"
   done
 done
-# the system programs setup.sh declares, with their package's other programs (ffprobe)
+# the system programs setup.sh declares (package:program where the names differ),
+# with their package's other programs (ffprobe, npm ...)
 declaration=$(grep -E '^SYSTEM_PROGRAMS=\(' setup.sh) || { echo "setup.sh declares no SYSTEM_PROGRAMS" >&2; exit 1; }
 eval "$declaration"
-for program in "${SYSTEM_PROGRAMS[@]}"; do
+for entry in "${SYSTEM_PROGRAMS[@]}"; do
+  program=${entry#*:}
   found=$(command -v "$program") || { echo "setup.sh did not install $program" >&2; exit 1; }
   package=$(dpkg -S "$(readlink -f "$found")" 2>/dev/null | cut -d: -f1 | head -n 1) || true
   for file in $( { [ -n "$package" ] && dpkg -L "$package"; } | grep -E '^(/usr)?/s?bin/[^/]+$'); do

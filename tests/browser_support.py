@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def setup_programs() -> list[str]:
     """The system programs ``setup.sh`` installs (its SYSTEM_PROGRAMS line)."""
     found = re.search(r"^SYSTEM_PROGRAMS=\(([^)]*)\)", (ROOT / "setup.sh").read_text(), re.MULTILINE)
-    return found.group(1).split() if found else []
+    return [entry.split(":")[-1] for entry in found.group(1).split()] if found else []  # package:program
 
 
 def system_program(name: str) -> str:

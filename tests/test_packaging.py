@@ -56,7 +56,7 @@ def test_system_programs_are_installed_and_listed():
     from .browser_support import setup_programs
 
     programs = setup_programs()
-    assert {"chromium", "ffmpeg"} <= set(programs)
+    assert {"chromium", "ffmpeg", "node"} <= set(programs)
     assert "  - ffmpeg" in (ROOT / "environment.yml").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
     assert "PATH=$(bash .ci/system_path.sh) python3 -m pytest\n" in ci

@@ -99,6 +99,9 @@ def test_every_exercise_checks_itself_and_has_a_solution():
         for n in range(1, asked + 1):
             assert f"ex.q{n}.check(" in tail and f"ex.q{n}.solution(" in tail, f"{path.name}: exercise {n}"
         assert f'exercises("{path.name[:2]}")' in tail and "ex.q1.hint()" in tail
+        for cell in cells:  # folded on the course site
+            if cell["cell_type"] == "code" and ".solution(" in "".join(cell["source"]):
+                assert "hide-cell" in cell["metadata"].get("tags", []), f"{path.name}: solution cell not folded"
 
 
 def test_one_switch_hides_all(monkeypatch):
