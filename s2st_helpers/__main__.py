@@ -45,7 +45,7 @@ def main(argv=None) -> int:
             waveform, sampling_rate=SAMPLING_RATE, speaker=args.speaker, options=options,
             generate_kwargs={"num_beams": args.beams}, progress=lambda done, total: bar.update(done - bar.n))
         part = Path(args.output).with_name(f".{Path(args.output).name}.part")  # a failed run leaves no half file
-        frames, printed, last = 0, "", None
+        frames, printed, segments, last = 0, "", 0, None
         try:
             with bar, sf.SoundFile(part, "w", samplerate=SAMPLING_RATE, channels=1, subtype="PCM_16",
                                    format="WAV") as out:
@@ -54,8 +54,9 @@ def main(argv=None) -> int:
                     frames += len(last[1])
                     if last.text != printed:  # a new segment is being spoken: show its text
                         tqdm.write(last.text[len(printed):].strip(), file=sys.stdout)
-                        printed = last.text
-                        bar.set_postfix_str(f"{frames / SAMPLING_RATE:.0f} s of English", refresh=True)
+                        printed, segments = last.text, segments + 1
+                        bar.set_postfix_str(f"{segments} segments spoken, {frames / SAMPLING_RATE:.0f} s of English",
+                                            refresh=True)
             part.replace(args.output)
         finally:
             part.unlink(missing_ok=True)
