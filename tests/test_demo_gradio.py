@@ -69,8 +69,10 @@ def test_microphone_tab_in_browser(page):
     panel = page.get_by_role("tabpanel")
     panel.get_by_role("button", name="Record").click()
     page.wait_for_timeout(3000)
-    panel.get_by_role("button", name="Stop").first.click()
-    # the recording is encoded and handed to the component asynchronously: wait for its player
+    # stopping encodes the recording and uploads it to the server; Submit before the
+    # upload has finished would send no audio (a busy machine makes that likely)
+    with page.expect_response(lambda r: "/upload" in r.url and r.request.method == "POST", timeout=60_000):
+        panel.get_by_role("button", name="Stop").first.click()
     panel.locator("button[aria-label='Play']").first.wait_for(timeout=30_000)
     panel.get_by_role("button", name="Submit").click()
     text = panel.get_by_label("English text")
