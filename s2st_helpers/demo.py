@@ -43,7 +43,8 @@ NO_FFMPEG = ("Streaming playback needs FFmpeg, which is not installed here: "
 def speaker_choices() -> list[tuple[str, str]]:
     """(label, value) pairs of the bundled voices, the tutorial's first."""
     voices = sorted(bundled_speakers(), key=lambda s: (s != "slt", s))
-    return [(f"{s} - {list_speakers()[s]}", s) for s in voices]
+    described = list_speakers()
+    return [(f"{s} - {described[s]}", s) for s in voices]
 
 
 def translate_for_demo(audio, speaker: str | None = None, synthesis_options: dict | None = None,

@@ -99,10 +99,10 @@ def check_offline(languages=("it",), voices=("fra",), show: bool = True) -> list
     """What an offline class would find: each model, the x-vectors and the sample
     clips, cached or missing, with sizes. Needs no network (it never downloads).
     Returns the rows; prints them as a table unless ``show=False``."""
-    from huggingface_hub import hf_hub_download, snapshot_download
+    from huggingface_hub import snapshot_download
 
     from .samples import _cache_paths, bundled_languages
-    from .speakers import XVECTOR_REPO, XVECTOR_ZIP
+    from .speakers import cached_zip
 
     rows = []
     for model in _models(voices):
@@ -114,11 +114,9 @@ def check_offline(languages=("it",), voices=("fra",), show: bool = True) -> list
             rows.append(_row(f"model {model}", "cached", path))
         except Exception:  # not in the cache
             rows.append(_row(f"model {model}", "missing"))
-    try:
-        rows.append(_row("speaker x-vectors (7931)", "cached",
-                         hf_hub_download(XVECTOR_REPO, XVECTOR_ZIP, repo_type="dataset", local_files_only=True)))
-    except Exception:
-        rows.append(_row("speaker x-vectors (7931)", "missing: six bundled voices only"))
+    xvectors = cached_zip()
+    rows.append(_row("speaker x-vectors (7931)", "cached", xvectors) if xvectors else
+                _row("speaker x-vectors (7931)", "missing: six bundled voices only"))
     for language in languages:
         audio = _cache_paths(language, 0)[0]
         if audio.is_file():

@@ -22,9 +22,8 @@ import numpy as np
 import torch
 
 from .audio import SAMPLING_RATE, loudest_frame_dbfs
-from .translation import (COMPRESSION_RATIO_THRESHOLD, NO_SPEECH_THRESHOLD, PROMPT_TOKENS, SILENCE_DBFS,
-                          TEMPERATURES, WINDOW_SECONDS, average_logprob, first_step_logits, is_no_speech, read_first_step,
-                          token_budget, whisper_features)
+from .translation import (NO_SPEECH_THRESHOLD, SILENCE_DBFS, WINDOW_SECONDS, average_logprob, first_step_logits,
+                          guard_options, is_no_speech, read_first_step, whisper_features)
 
 WINDOW = WINDOW_SECONDS * SAMPLING_RATE
 SAMPLES_PER_TIMESTAMP = SAMPLING_RATE // 50  # Whisper's timestamps step by 20 ms
@@ -136,9 +135,9 @@ def _decode_window(asr, window, seek: int, index: int, language, no_speech_thres
     """Segments of one window, and how many samples it used up."""
     features = whisper_features(asr, window)
     lang, _, no_speech = read_first_step(asr, first_step_logits(asr, features["input_features"]), language)
-    options = {"num_beams": 1, "temperature": TEMPERATURES, "compression_ratio_threshold": COMPRESSION_RATIO_THRESHOLD,
-               "max_length": PROMPT_TOKENS - 1 + token_budget(len(window) / SAMPLING_RATE),
-               "task": "translate", "language": lang, **generate_kwargs, "return_timestamps": True,
+    options = guard_options(len(window) / SAMPLING_RATE)
+    options["max_length"] -= 1  # the prompt has no <|notimestamps|>: timestamps are on
+    options = {**options, "task": "translate", "language": lang, **generate_kwargs, "return_timestamps": True,
                # one decoding of the window: transformers would otherwise decode a cut-off
                # last segment again from the window's remainder; we decode it in the next
                # window, whole

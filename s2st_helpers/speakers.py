@@ -38,19 +38,19 @@ def list_speakers(usable_only: bool = True) -> dict[str, str]:
     """The CMU ARCTIC speakers you can use here, short name -> description: the six
     bundled with the package, and ``jmk`` too once the hub's x-vector zip is on disk
     (``prefetch()``, or any use of a hub voice). ``usable_only=False``: all seven."""
-    usable = set(bundled_speakers()) | (set(SPEAKERS) if not usable_only or _zip_on_disk() else set())
+    usable = set(bundled_speakers()) | (set(SPEAKERS) if not usable_only or cached_zip() else set())
     return {k: v for k, v in SPEAKERS.items() if k in usable}
 
 
-def _zip_on_disk() -> bool:
-    """Is the hub's x-vector zip already in the cache? (Never downloads.)"""
+def cached_zip() -> str | None:
+    """Path of the hub's x-vector zip if it is already in the cache, else None
+    (never downloads)."""
     from huggingface_hub import hf_hub_download
 
     try:
-        hf_hub_download(XVECTOR_REPO, XVECTOR_ZIP, repo_type="dataset", local_files_only=True)
-        return True
+        return hf_hub_download(XVECTOR_REPO, XVECTOR_ZIP, repo_type="dataset", local_files_only=True)
     except Exception:  # not cached (or no hub library state): only the bundled voices
-        return False
+        return None
 
 
 def bundled_speakers() -> dict[str, str]:

@@ -100,10 +100,10 @@ def test_offline_lists_only_voices_that_load(monkeypatch):
     listed then loads with no network."""
     from s2st_helpers import speakers
 
-    monkeypatch.setattr(speakers, "_zip_on_disk", lambda: False)
+    monkeypatch.setattr(speakers, "cached_zip", lambda: None)
     offered = list_speakers()
     assert "jmk" not in offered and sorted(offered) == sorted(speakers.bundled_speakers())
     for voice in offered:
         assert load_speaker(voice).shape == (512,)
-    monkeypatch.setattr(speakers, "_zip_on_disk", lambda: True)
+    monkeypatch.setattr(speakers, "cached_zip", lambda: "/cache/spkrec-xvect.zip")
     assert "jmk" in list_speakers()
