@@ -47,6 +47,20 @@ class ASR:
 
 
 @dataclass(frozen=True)
+class MT:
+    model: object  # M2M100ForConditionalGeneration (NLLB-200 and M2M100 share it)
+    tokenizer: object  # NllbTokenizer or M2M100Tokenizer
+    device: torch.device
+
+
+@dataclass(frozen=True)
+class MMS:
+    model: object  # VitsModel
+    tokenizer: object  # VitsTokenizer
+    device: torch.device
+
+
+@dataclass(frozen=True)
 class TTS:
     model: object  # SpeechT5ForTextToSpeech
     processor: object  # SpeechT5Processor
@@ -67,6 +81,16 @@ def load_tts(model: str | None = None, vocoder: str | None = None, device=None,
     # int8 kernels are a CPU feature; elsewhere the speed layer runs in float32
     int8 = settings.preset(preset) == "fast" and device.type == "cpu"
     return _load_tts(settings.tts_model(model), settings.vocoder(vocoder), str(device), int8)
+
+
+def load_mt(model: str | None = None, device=None) -> MT:
+    """The text translation model of the three-stage design (``07_three_stage``)."""
+    return _load_mt(settings.mt_model(model), str(pick_device(device)))
+
+
+def load_mms(target: str, device=None) -> MMS:
+    """The MMS-TTS voice (a ``VitsModel``) for an ISO 639-3 ``target``."""
+    return _load_mms(settings.mms_model(target), str(pick_device(device)))
 
 
 @lru_cache(maxsize=4)
@@ -95,7 +119,36 @@ def _load_tts(model_id: str, vocoder_id: str, device: str, int8: bool = False) -
     return TTS(model, processor, vocoder.to(device).eval(), torch.device(device))
 
 
+@lru_cache(maxsize=2)
+def _load_mt(model_id: str, device: str) -> MT:
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+    with _load_lock:
+        tokenizer = _could_load(AutoTokenizer.from_pretrained, model_id)
+        model = _could_load(AutoModelForSeq2SeqLM.from_pretrained, model_id, dtype=torch.float32)
+    return MT(model.to(device).eval(), tokenizer, torch.device(device))
+
+
+@lru_cache(maxsize=4)
+def _load_mms(model_id: str, device: str) -> MMS:
+    from transformers import AutoTokenizer, VitsModel
+
+    with _load_lock:
+        tokenizer = _could_load(AutoTokenizer.from_pretrained, model_id)
+        model = _could_load(VitsModel.from_pretrained, model_id)
+    return MMS(model.to(device).eval(), tokenizer, torch.device(device))
+
+
+def _could_load(load, model_id: str, **kwargs):
+    """The optional models download on first use: say so when that fails."""
+    try:
+        return load(model_id, **kwargs)
+    except OSError as err:  # offline and not cached, or no such model
+        raise ValueError(f"could not load {model_id} ({err.__class__.__name__}): it downloads once, with "
+                         "internet (00_setup's prefetch keeps it for an offline class)") from None
+
+
 def clear_cache() -> None:
     """Forget loaded models (after changing the environment variables, say)."""
-    _load_asr.cache_clear()
-    _load_tts.cache_clear()
+    for cached in (_load_asr, _load_tts, _load_mt, _load_mms):
+        cached.cache_clear()

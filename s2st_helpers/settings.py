@@ -10,7 +10,8 @@ variable                  what it sets                                      defa
 ``S2ST_ASR_MODEL``        Whisper checkpoint (hub id or local directory)    ``openai/whisper-base``
 ``S2ST_TTS_MODEL``        SpeechT5 checkpoint                               ``microsoft/speecht5_tts``
 ``S2ST_VOCODER``          HiFi-GAN checkpoint                               ``microsoft/speecht5_hifigan``
-``S2ST_MMS_MODEL``        MMS-TTS voice of 04's non-English exercise        ``facebook/mms-tts-<target>``
+``S2ST_MT_MODEL``         text translation model of the three-stage design  ``facebook/nllb-200-distilled-600M``
+``S2ST_MMS_MODEL``        MMS-TTS voice for every non-English target        ``facebook/mms-tts-<target>``
 ``S2ST_DEVICE``           ``cpu``, ``cuda``, ``cuda:N`` or ``mps``          CUDA, then MPS, then CPU
 ``S2ST_PRESET``           ``exact`` (plain tier) or ``fast`` (speed layer)  ``fast``
 ``S2ST_MAXLENRATIO``      SpeechT5's length cap, per input token            ``10``
@@ -26,6 +27,7 @@ import os
 ASR_MODEL = "openai/whisper-base"
 TTS_MODEL = "microsoft/speecht5_tts"
 VOCODER = "microsoft/speecht5_hifigan"
+MT_MODEL = "facebook/nllb-200-distilled-600M"
 PRESETS = ("fast", "exact")
 MAXLENRATIO = 10.0  # upstream's 20 lets a voice that never stops run for minutes
 
@@ -33,7 +35,8 @@ VARIABLES = {
     "S2ST_ASR_MODEL": "Whisper checkpoint (hub id or local directory)",
     "S2ST_TTS_MODEL": "SpeechT5 checkpoint",
     "S2ST_VOCODER": "HiFi-GAN checkpoint",
-    "S2ST_MMS_MODEL": "MMS-TTS voice of 04's non-English exercise",
+    "S2ST_MT_MODEL": "text translation model of the three-stage design",
+    "S2ST_MMS_MODEL": "MMS-TTS voice for every non-English target",
     "S2ST_DEVICE": "cpu, cuda, cuda:N or mps",
     "S2ST_PRESET": "exact (plain tier) or fast (speed layer)",
     "S2ST_MAXLENRATIO": "SpeechT5's length cap, per input token",
@@ -56,6 +59,10 @@ def tts_model(value: str | None = None) -> str:
 
 def vocoder(value: str | None = None) -> str:
     return value or _get("S2ST_VOCODER") or VOCODER
+
+
+def mt_model(value: str | None = None) -> str:
+    return value or _get("S2ST_MT_MODEL") or MT_MODEL
 
 
 def mms_model(target: str) -> str:

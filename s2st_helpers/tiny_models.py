@@ -1,4 +1,4 @@
-"""Tiny random Whisper, SpeechT5, HiFi-GAN and MMS-TTS, built from configs with no download.
+"""Tiny random Whisper, SpeechT5, HiFi-GAN, MMS-TTS and NLLB, built from configs with no download.
 
 Introduced in ``00_setup`` (offline practice). They have the real architectures and
 the real interfaces (tokenizers included, trained here on a few sentences), so every
@@ -19,6 +19,11 @@ from pathlib import Path
 CORPUS = ["the quick brown fox jumps over the lazy dog", "hello world, how are you today?",
           "speech to speech translation with whisper and speecht5", string.ascii_letters,
           "0123456789 .,!?'-:;\"()"]
+#: for the text translation model's vocabulary: a few words in the source languages
+MT_CORPUS = CORPUS + ["le chat dort sur la table", "der Hund schläft im Garten", "el perro come la comida",
+                      "il gatto dorme", "o menino lê um livro", "de kat slaapt", "кошка спит", "猫在睡觉",
+                      "ÀÂÄÇÉÈÊËÎÏÔÖÙÛÜßÑñõãåøæœ"]
+LATIN_LETTERS = string.ascii_lowercase + "àâäçéèêëîïôöùûüßñõãåøæœáíóúőűşğıąćęłńśźżăâîșț"
 STAMP = ".complete"
 #: for the notebooks: SpeechT5's real text limit, and room for 256 babbled tokens at maxlenratio 20
 NOTEBOOK_LIMITS = {"max_text_positions": 600, "max_speech_positions": 8192}
@@ -36,7 +41,8 @@ def build_tiny_models(out_dir, *, max_text_positions: int = 60, max_speech_posit
 
     out = Path(out_dir).expanduser()
     paths = {"asr": out / "whisper-tiny-random", "tts": out / "speecht5-tiny-random",
-             "vocoder": out / "hifigan-tiny-random", "mms": out / "mms-tts-tiny-random"}
+             "vocoder": out / "hifigan-tiny-random", "mms": out / "mms-tts-tiny-random",
+             "mt": out / "nllb-tiny-random"}
     stamp = json.dumps([max_text_positions, max_speech_positions])
     if all((p / STAMP).exists() and (p / STAMP).read_text() == stamp for p in paths.values()):
         return {k: str(v) for k, v in paths.items()}
@@ -47,6 +53,7 @@ def build_tiny_models(out_dir, *, max_text_positions: int = 60, max_speech_posit
         _speecht5(paths["tts"], max_text_positions, max_speech_positions)
         _hifigan(paths["vocoder"])
         _mms(paths["mms"])
+        _nllb(paths["mt"])
     finally:
         torch.random.set_rng_state(state)
     for p in paths.values():
@@ -142,10 +149,10 @@ def _hifigan(path: Path) -> None:
 
 
 def _mms(path: Path) -> None:
-    """A tiny VITS (MMS-TTS) with a French-ish character vocabulary."""
+    """A tiny VITS (MMS-TTS) with the Latin letters of the workbook's target languages."""
     from transformers import VitsConfig, VitsModel, VitsTokenizer
 
-    vocab = {c: i for i, c in enumerate(" " + string.ascii_lowercase + "'.,!?-éèàçâêîôû")}
+    vocab = {c: i for i, c in enumerate(dict.fromkeys(" '.,!?-" + LATIN_LETTERS))}
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "vocab.json").write_text(json.dumps(vocab))
         tokenizer = VitsTokenizer(f"{tmp}/vocab.json", language="fra", add_blank=True, normalize=True,
@@ -161,12 +168,68 @@ def _mms(path: Path) -> None:
     tokenizer.save_pretrained(path)
 
 
+def _nllb(path: Path):
+    """A tiny NLLB-200 (an M2M100 model with NLLB's tokenizer and its 202 FLORES codes)."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import M2M100Config, M2M100ForConditionalGeneration, NllbTokenizer
+
+    bpe = Tokenizer(models.BPE(unk_token="<unk>"))
+    bpe.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="always", split=True)
+    bpe.train_from_iterator(MT_CORPUS, trainers.BpeTrainer(
+        vocab_size=400, special_tokens=["<s>", "<pad>", "</s>", "<unk>"], show_progress=False))
+    trained = json.loads(bpe.to_str())["model"]
+    tokenizer = NllbTokenizer(vocab=trained["vocab"], merges=[tuple(m) for m in trained["merges"]])
+    config = M2M100Config(
+        vocab_size=len(tokenizer), d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+        decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=256,
+        pad_token_id=tokenizer.pad_token_id, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2,
+        tie_word_embeddings=False, init_std=0.5)
+    model = M2M100ForConditionalGeneration(config).eval()
+    # random weights would mostly pick language codes and <s>, which decode to "":
+    # one hidden dimension, held high by the last layer norm, scores them far down
+    specials = sorted(set(tokenizer.all_special_ids) - {tokenizer.eos_token_id})
+    with torch.no_grad():
+        model.model.decoder.layer_norm.bias[0] = 10.0
+        model.lm_head.weight[specials] = 0.0
+        model.lm_head.weight[specials, 0] = -5.0
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return model
+
+
+def build_tiny_m2m100(path) -> str:
+    """A tiny M2M100 (ISO 639-1 language tokens "__fr__", a sentencepiece vocabulary),
+    the other text translation family the three-stage design takes."""
+    import sentencepiece as spm
+    from transformers import M2M100Config, M2M100ForConditionalGeneration, M2M100Tokenizer
+
+    path = Path(path)
+    with tempfile.TemporaryDirectory() as tmp:
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=iter(MT_CORPUS * 10), model_prefix=f"{tmp}/spm", vocab_size=120,
+            character_coverage=1.0, bos_id=0, pad_id=1, eos_id=2, unk_id=3, minloglevel=3)
+        processor = spm.SentencePieceProcessor(model_file=f"{tmp}/spm.model")
+        vocab = {processor.id_to_piece(i): i for i in range(processor.get_piece_size())}
+        (Path(tmp) / "vocab.json").write_text(json.dumps(vocab))
+        tokenizer = M2M100Tokenizer(f"{tmp}/vocab.json", f"{tmp}/spm.model")
+    # the language tokens follow the sentencepiece pieces, and eight "madeup words" follow them
+    vocab_size = max(tokenizer.lang_token_to_id.values()) + 1 + tokenizer.num_madeup_words
+    config = M2M100Config(
+        vocab_size=vocab_size, d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+        decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=256,
+        pad_token_id=tokenizer.pad_token_id, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2)
+    M2M100ForConditionalGeneration(config).eval().save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return str(path)
+
+
 def main(argv=None) -> None:
     args = sys.argv[1:] if argv is None else argv
     out = args[0] if args else str(Path.home() / ".cache" / "s2st-tiny")
     paths = build_tiny_models(out, **NOTEBOOK_LIMITS)
     names = {"asr": "S2ST_ASR_MODEL", "tts": "S2ST_TTS_MODEL", "vocoder": "S2ST_VOCODER",
-             "mms": "S2ST_MMS_MODEL"}
+             "mms": "S2ST_MMS_MODEL", "mt": "S2ST_MT_MODEL"}
     for role, var in names.items():
         print(f"export {var}={json.dumps(paths[role])}")
 

@@ -43,7 +43,7 @@ def tiny_paths(tmp_path_factory):
 def tiny(tiny_paths, monkeypatch):
     """Point the package at the tiny models (and forget any loaded before)."""
     for key, var in (("asr", "S2ST_ASR_MODEL"), ("tts", "S2ST_TTS_MODEL"), ("vocoder", "S2ST_VOCODER"),
-                     ("mms", "S2ST_MMS_MODEL")):
+                     ("mms", "S2ST_MMS_MODEL"), ("mt", "S2ST_MT_MODEL")):
         monkeypatch.setenv(var, tiny_paths[key])
     monkeypatch.setenv("S2ST_DEVICE", "cpu")
     yield tiny_paths

@@ -32,6 +32,7 @@ def test_values(monkeypatch):
     assert settings.asr_model() == "openai/whisper-base" and settings.preset() == "fast"
     assert settings.maxlenratio() == 10.0 and settings.maxlenratio(3.0) == 3.0 and not settings.solutions_hidden()
     assert settings.mms_model("fra") == "facebook/mms-tts-fra" and settings.eval_dir() is None
+    assert settings.mt_model() == "facebook/nllb-200-distilled-600M"
     monkeypatch.setenv("S2ST_ASR_MODEL", "/models/whisper")
     monkeypatch.setenv("S2ST_HIDE_SOLUTIONS", "1")
     assert settings.asr_model() == "/models/whisper" and settings.asr_model("other") == "other"
