@@ -11,6 +11,8 @@ HiFi-GAN speak it with a speaker x-vector. One module per notebook topic:
 * ``demo``, ``recorder`` (04_demo)
 * ``evaluation`` (05_evaluation)
 * ``fast`` (06_speed): the speed layer that ``preset="fast"`` selects
+* ``languages``, ``three_stage`` (07_three_stage): ASR + MT + TTS, and speech in
+  other languages than English
 
 Two tiers: the modules above are the plain tier and read like the notebooks
 (``preset="exact"`` runs only them); ``fast`` is the speed layer beside it, tested

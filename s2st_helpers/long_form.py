@@ -72,7 +72,7 @@ class Progress:
 
 
 def translate_ahead(asr, waveform: np.ndarray, *, size: int = 2, timings: dict | None = None,
-                    **kwargs) -> Iterator[Segment | Progress]:
+                    timing: str = "translate", **kwargs) -> Iterator[Segment | Progress]:
     """:func:`translate_windows` in a background thread, so that the caller can
     speak one segment while the next window is being translated.
 
@@ -80,7 +80,7 @@ def translate_ahead(asr, waveform: np.ndarray, *, size: int = 2, timings: dict |
     progress bar is updated from the caller's thread). At most ``size`` items wait
     in between: the translation runs no further ahead than that. An error in the
     thread is raised here; when the caller stops early, the thread stops after the
-    window it is on. ``timings["translate"]`` gets the seconds the thread worked.
+    window it is on. ``timings[timing]`` gets the seconds the thread worked.
     """
     items: queue.Queue = queue.Queue(maxsize=size)
     stop = threading.Event()
@@ -107,7 +107,7 @@ def translate_ahead(asr, waveform: np.ndarray, *, size: int = 2, timings: dict |
         except BaseException as err:  # handed to the caller's thread
             outcome = err
         if timings is not None:
-            timings["translate"] = time.perf_counter() - start
+            timings[timing] = time.perf_counter() - start
         try:
             put((finished, outcome))
         except _Stopped:
