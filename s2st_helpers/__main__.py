@@ -1,7 +1,8 @@
 """Command line: ``python -m s2st_helpers input.wav -o output.wav``.
 
-Writes the English speech as a 16 kHz mono 16-bit wav and prints the translation,
-a line per segment as it is made. A recording of any length goes through: the wav
+Writes the English speech (or, with ``--target fra``, French speech through the
+three-stage design) as a 16 kHz mono 16-bit wav and prints the translation, a line
+per segment as it is made. A recording of any length goes through: the wav
 is written block by block as the speech is made, so memory holds the recording
 itself and little more, and a recording over 30 s shows a progress bar.
 """
@@ -27,6 +28,12 @@ def main(argv=None) -> int:
     parser.add_argument("input", help="recording in any language (wav, flac, ogg, mp3, webm...)")
     parser.add_argument("-o", "--output", default="translated.wav", help="wav file to write (default: %(default)s)")
     parser.add_argument("--speaker", default=None, help="x-vector: slt, bdl, clb, rms, awb, ksp or an utterance name")
+    parser.add_argument("--target", default="eng",
+                        help="language to speak: eng (default), or fra, deu, spa... through three stages")
+    parser.add_argument("--design", choices=("two-stage", "three-stage"), default=None,
+                        help="default: two-stage into English, three-stage into any other target")
+    parser.add_argument("--language", default=None, help="the recording's language, if known (Whisper's code: it, "
+                        "de...); default: detected")
     parser.add_argument("--beams", type=int, default=1, help="Whisper beam size (default: greedy)")
     parser.add_argument("--maxlenratio", type=float, default=None, help="SpeechT5 length cap, per input token")
     parser.add_argument("--preset", choices=settings.PRESETS, default=None,
@@ -42,8 +49,9 @@ def main(argv=None) -> int:
                    disable=args.quiet or seconds <= WINDOW_SECONDS, bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s "
                    "[{elapsed}<{remaining}{postfix}]")
         blocks = speech_to_speech_translation_stream(
-            waveform, sampling_rate=SAMPLING_RATE, speaker=args.speaker, options=options,
-            generate_kwargs={"num_beams": args.beams}, progress=lambda done, total: bar.update(done - bar.n))
+            waveform, sampling_rate=SAMPLING_RATE, speaker=args.speaker, target=args.target, design=args.design,
+            options=options,
+            generate_kwargs={"num_beams": args.beams, **({"language": args.language} if args.language else {})}, progress=lambda done, total: bar.update(done - bar.n))
         part = Path(args.output).with_name(f".{Path(args.output).name}.part")  # a failed run leaves no half file
         frames, printed, segments, last = 0, "", 0, None
         try:
@@ -55,7 +63,7 @@ def main(argv=None) -> int:
                     if last.text != printed:  # a new segment is being spoken: show its text
                         tqdm.write(last.text[len(printed):].strip(), file=sys.stdout)
                         printed, segments = last.text, segments + 1
-                        bar.set_postfix_str(f"{segments} segments spoken, {frames / SAMPLING_RATE:.0f} s of English",
+                        bar.set_postfix_str(f"{segments} segments spoken, {frames / SAMPLING_RATE:.0f} s of speech",
                                             refresh=True)
             part.replace(args.output)
         finally:
@@ -64,7 +72,7 @@ def main(argv=None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     heard = f"{frames / SAMPLING_RATE:.2f} s of speech in {args.output}" if last.text else "no speech heard"
-    print(f"[{last.language or '?'} -> en, {heard}; {format_timings(last.timings)}]", file=sys.stderr)
+    print(f"[{last.language or '?'} -> {args.target}, {heard}; {format_timings(last.timings)}]", file=sys.stderr)
     return 0
 
 

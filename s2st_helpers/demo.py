@@ -11,7 +11,10 @@ Introduced in ``04_demo``. Changes from the tutorial, and why:
   audio, both stated on the page), shows a progress bar for recordings over 30 s,
   and turns bad input into a message for the user (``gr.Error``) instead of a
   dead worker.
-* ``build_demo(streaming=True)`` plays the English speech while it is being made
+* A target-language choice (``07_three_stage``): English through the tutorial's
+  two-stage design, any other target through the three-stage one (Whisper
+  transcribes, NLLB-200 translates the text, MMS-TTS speaks).
+* ``build_demo(streaming=True)`` plays the translated speech while it is being made
   (``06_speed``): the handler yields blocks into ``gr.Audio(streaming=True)``.
   Gradio needs FFmpeg for that; without it the demo plays each clip whole and
   says so on the page.
@@ -28,16 +31,18 @@ import warnings
 
 from .audio import SAMPLING_RATE, load_audio
 from .cascade import format_timings, speech_to_speech_translation, speech_to_speech_translation_stream
+from .languages import ENGLISH, targets
 from .speakers import bundled_speakers, list_speakers
 
 MAX_UPLOAD = "100mb"
 MAX_MINUTES = 10  # longer files: the command line, python -m s2st_helpers
 TITLE = "Speech-to-speech translation"
-DESCRIPTION = ("Speak or upload speech in any of ~96 languages; hear it in English. "
-               "Whisper base translates, SpeechT5 speaks. "
+DESCRIPTION = ("Speak or upload speech in any of ~96 languages; hear it in English (Whisper base translates, "
+               "SpeechT5 speaks) or in another language (Whisper transcribes, NLLB-200 translates the text, "
+               "MMS-TTS speaks; each model downloads on first use). "
                f"Files up to {MAX_UPLOAD.upper()[:-2]} MB and {MAX_MINUTES} minutes.")
 NO_FFMPEG = ("Streaming playback needs FFmpeg, which is not installed here: "
-             "the English speech plays when all of it is made.")
+             "the translated speech plays when all of it is made.")
 
 
 def speaker_choices() -> list[tuple[str, str]]:
@@ -47,16 +52,22 @@ def speaker_choices() -> list[tuple[str, str]]:
     return [(f"{s} - {described[s]}", s) for s in voices]
 
 
+def target_choices() -> list[tuple[str, str]]:
+    """(label, ISO 639-3 code) of the languages the demo can speak, English first."""
+    return [(lang.name, lang.iso3) for lang in targets()]
+
+
 def translate_for_demo(audio, speaker: str | None = None, synthesis_options: dict | None = None,
-                       progress=None):
-    """The event handler: audio file path -> ((rate, int16), English text, details).
+                       progress=None, target: str = ENGLISH):
+    """The event handler: audio file path -> ((rate, int16), translated text, details).
     ``progress`` (a ``gr.Progress``) follows the windows of a recording over 30 s."""
     import gradio as gr
 
     waveform = _checked_audio(audio)
     try:
         result = speech_to_speech_translation(waveform, sampling_rate=SAMPLING_RATE, speaker=speaker or None,
-                                              progress=_progress_bar(progress), **(synthesis_options or {}))
+                                              target=target or ENGLISH, progress=_progress_bar(progress),
+                                              **(synthesis_options or {}))
     except (ValueError, TypeError) as err:
         raise gr.Error(f"Could not translate this audio: {err}") from None
     speech = (result[0], result[1]) if result[1].size else None
@@ -64,15 +75,16 @@ def translate_for_demo(audio, speaker: str | None = None, synthesis_options: dic
 
 
 def translate_for_demo_stream(audio, speaker: str | None = None, synthesis_options: dict | None = None,
-                              progress=None):
-    """The streaming event handler: yields ((rate, int16 block), English text, details)
+                              progress=None, target: str = ENGLISH):
+    """The streaming event handler: yields ((rate, int16 block), translated text, details)
     as the speech is made."""
     import gradio as gr
 
     waveform = _checked_audio(audio)
     try:
         for block in speech_to_speech_translation_stream(waveform, sampling_rate=SAMPLING_RATE,
-                                                         speaker=speaker or None, progress=_progress_bar(progress),
+                                                         speaker=speaker or None, target=target or ENGLISH,
+                                                         progress=_progress_bar(progress),
                                                          **(synthesis_options or {})):
             speech = (block[0], block[1]) if block[1].size else None
             yield speech, block.text or NO_SPEECH, _details(block)
@@ -109,13 +121,16 @@ def _progress_bar(progress):
 
 def _details(result) -> str:
     details = f"source language: {result.language or 'none detected'} | {format_timings(result.timings)}"
+    if result.transcript:  # the three-stage design: what Whisper heard, before the text was translated
+        details += f" | heard: {result.transcript}"
     return details if result.text else "No speech heard. | " + details
 
 
 def build_demo(*, synthesis_options: dict | None = None, concurrency_limit: int = 1,
                queue_size: int = 64, streaming: bool = False):
-    """Microphone and Audio-file tabs, a speaker choice, the English text and speech.
-    ``streaming=True`` starts playing the speech before all of it is made."""
+    """Microphone and Audio-file tabs, a voice and a target language to choose, the
+    translated text and speech. ``streaming=True`` starts playing the speech before
+    all of it is made."""
     import gradio as gr
 
     description = DESCRIPTION
@@ -124,21 +139,22 @@ def build_demo(*, synthesis_options: dict | None = None, concurrency_limit: int 
         streaming, description = False, f"{DESCRIPTION}\n\n**{NO_FFMPEG}**"
 
     if streaming:
-        def handler(audio, speaker, progress=gr.Progress()):
-            yield from translate_for_demo_stream(audio, speaker, synthesis_options, progress)
+        def handler(audio, speaker, target=ENGLISH, progress=gr.Progress()):
+            yield from translate_for_demo_stream(audio, speaker, synthesis_options, progress, target)
     else:
-        def handler(audio, speaker, progress=gr.Progress()):
-            return translate_for_demo(audio, speaker, synthesis_options, progress)
+        def handler(audio, speaker, target=ENGLISH, progress=gr.Progress()):
+            return translate_for_demo(audio, speaker, synthesis_options, progress, target)
 
-    choices = speaker_choices()
+    choices, languages = speaker_choices(), target_choices()
 
     def interface(source: str, api_name: str):
         return gr.Interface(
             fn=handler,
             inputs=[gr.Audio(sources=[source], type="filepath", label="Speech in any language"),
-                    gr.Dropdown(choices=choices, value=choices[0][1], label="English voice")],
-            outputs=[gr.Audio(label="English speech", type="numpy", streaming=streaming, autoplay=streaming),
-                     gr.Textbox(label="English text"), gr.Textbox(label="Details")],
+                    gr.Dropdown(choices=choices, value=choices[0][1], label="English voice"),
+                    gr.Dropdown(choices=languages, value=ENGLISH, label="Speak in")],
+            outputs=[gr.Audio(label="Translated speech", type="numpy", streaming=streaming, autoplay=streaming),
+                     gr.Textbox(label="Translated text"), gr.Textbox(label="Details")],
             api_name=api_name, flagging_mode="never", concurrency_limit=concurrency_limit,
             description=description)
 

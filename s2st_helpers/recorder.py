@@ -79,13 +79,15 @@ class Recorder(anywidget.AnyWidget):
 
 
 class S2STApp(widgets.VBox):
-    """Record or upload; get the English text, source language, speech and timings."""
+    """Record or upload; get the translated text, source language, speech and timings.
+    English by default; the "Speak in" choice takes any target of ``07_three_stage``."""
 
     def __init__(self, synthesis_options: dict | None = None, **kwargs):
-        from .demo import speaker_choices
+        from .demo import speaker_choices, target_choices
 
         self.recorder = Recorder()
         self.speaker = widgets.Dropdown(options=speaker_choices(), description="Voice:")
+        self.target = widgets.Dropdown(options=target_choices(), value="eng", description="Speak in:")
         self.heard = widgets.HTML(value="<i>Record or upload some speech.</i>")
         self.text = widgets.HTML(value="")
         self.player = widgets.Audio(format="wav", autoplay=False, loop=False, layout={"display": "none"})
@@ -93,7 +95,7 @@ class S2STApp(widgets.VBox):
         self.result = None
         for w, name in ((self.heard, "s2st-heard"), (self.text, "s2st-text"), (self.player, "s2st-player")):
             w.add_class(name)
-        super().__init__([self.recorder, self.speaker, self.heard, self.text, self.player], **kwargs)
+        super().__init__([self.recorder, self.speaker, self.target, self.heard, self.text, self.player], **kwargs)
         self.recorder.on_audio(self.run)
 
     def run(self, audio) -> None:
@@ -108,13 +110,14 @@ class S2STApp(widgets.VBox):
                             "Translating…")
         try:
             self.result = speech_to_speech_translation({"array": audio, "sampling_rate": SAMPLING_RATE},
-                                                       speaker=self.speaker.value, **self.synthesis_options)
+                                                       speaker=self.speaker.value, target=self.target.value,
+                                                       **self.synthesis_options)
         except (ValueError, TypeError) as err:
             self.text.value = f"<b>Error:</b> {err}"
             return
         rate, speech = self.result
         self.heard.value = self.heard.value.replace("Translating…", f"Source language: {self.result.language}.")
-        self.text.value = (f"<p class='s2st-english'>{html.escape(self.result.text) or '<i>(no speech heard)</i>'}</p>"
+        self.text.value = (f"<p class='s2st-translated'>{html.escape(self.result.text) or '<i>(no speech heard)</i>'}</p>"
                            f"<small>{format_timings(self.result.timings)}</small>")
         if speech.size:
             buffer = io.BytesIO()

@@ -62,7 +62,8 @@ def test_result_pickles_as_tuple():
 
 def run_cli(args, tiny_paths):
     env = {**os.environ, "S2ST_ASR_MODEL": tiny_paths["asr"], "S2ST_TTS_MODEL": tiny_paths["tts"],
-           "S2ST_VOCODER": tiny_paths["vocoder"], "S2ST_DEVICE": "cpu"}
+           "S2ST_VOCODER": tiny_paths["vocoder"], "S2ST_MT_MODEL": tiny_paths["mt"],
+           "S2ST_MMS_MODEL": tiny_paths["mms"], "S2ST_DEVICE": "cpu"}
     return subprocess.run([sys.executable, "-m", "s2st_helpers", *args], env=env, capture_output=True,
                           text=True, timeout=300)
 
@@ -76,6 +77,15 @@ def test_command_line_writes_wav(tiny_paths, wav_file, tmp_path, preset):
     assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16") and info.frames > 0
     assert done.stdout.strip()  # the translation
     assert "translate" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_command_line_speaks_another_language(tiny_paths, wav_file, tmp_path):
+    out = tmp_path / "french.wav"
+    done = run_cli([str(wav_file), "-o", str(out), "--target", "fra", "--language", "it"], tiny_paths)
+    assert done.returncode == 0, done.stderr
+    assert sf.info(out).frames > 0 and "[it -> fra" in done.stderr and "machine translation" in done.stderr
+    refused = run_cli([str(wav_file), "-o", str(out), "--target", "ita"], tiny_paths)
+    assert refused.returncode == 2 and "Italian has no voice" in refused.stderr and "Traceback" not in refused.stderr
 
 
 def test_command_line_long_recording(tiny_paths, speech, tmp_path):

@@ -17,7 +17,8 @@ OPTIONS = {"maxlenratio": 2.0}
 @pytest.fixture(scope="module")
 def served(tiny_paths):
     env = {"S2ST_ASR_MODEL": tiny_paths["asr"], "S2ST_TTS_MODEL": tiny_paths["tts"],
-           "S2ST_VOCODER": tiny_paths["vocoder"], "S2ST_DEVICE": "cpu", "GRADIO_ANALYTICS_ENABLED": "False"}
+           "S2ST_VOCODER": tiny_paths["vocoder"], "S2ST_MT_MODEL": tiny_paths["mt"],
+           "S2ST_MMS_MODEL": tiny_paths["mms"], "S2ST_DEVICE": "cpu", "GRADIO_ANALYTICS_ENABLED": "False"}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     # random tiny models repeat themselves, which sends the runaway guard into random
@@ -75,7 +76,7 @@ def test_microphone_tab_in_browser(page):
         panel.get_by_role("button", name="Stop").first.click()
     panel.locator("button[aria-label='Play']").first.wait_for(timeout=30_000)
     panel.get_by_role("button", name="Submit").click()
-    text = panel.get_by_label("English text")
+    text = panel.get_by_label("Translated text")
     page.wait_for_function("el => el.value.length > 0", arg=text.element_handle(), timeout=60_000)
     assert "source language" in panel.get_by_label("Details").input_value()
     assert output_audio_bytes(page, panel) > 1000
@@ -86,11 +87,37 @@ def test_file_tab_in_browser(page, mic_clip):
     panel = page.get_by_role("tabpanel")
     panel.locator("input[type=file]").set_input_files(mic_clip)
     panel.get_by_role("button", name="Submit").click()
-    text = panel.get_by_label("English text")
+    text = panel.get_by_label("Translated text")
     page.wait_for_function("el => el.value.length > 0", arg=text.element_handle(), timeout=60_000)
     expected = translate_for_demo(mic_clip, "slt", OPTIONS)[1]
     assert text.input_value() == expected
     assert output_audio_bytes(page, panel) > 1000
+
+
+def test_file_tab_speaks_french_when_asked(page, mic_clip):
+    page.get_by_role("tab", name="Audio file").click()
+    panel = page.get_by_role("tabpanel")
+    panel.locator("input[type=file]").set_input_files(mic_clip)
+    panel.get_by_label("Speak in").click()
+    page.get_by_role("option", name="French").click()
+    panel.get_by_role("button", name="Submit").click()
+    details = panel.get_by_label("Details")
+    page.wait_for_function("el => el.value.includes('heard:')", arg=details.element_handle(), timeout=60_000)
+    expected = translate_for_demo(mic_clip, "slt", OPTIONS, target="fra")
+    assert panel.get_by_label("Translated text").input_value() == expected[1]
+    assert "machine translation" in details.input_value()
+    assert output_audio_bytes(page, panel) > 1000
+
+
+def test_target_choice_over_the_api(served, mic_clip):
+    from gradio_client import Client, handle_file
+
+    client = Client(served.local_url, verbose=False)
+    audio_path, text, details = client.predict(handle_file(mic_clip), "slt", "deu", api_name="/translate_file")
+    assert (text, "heard:" in details) == (translate_for_demo(mic_clip, "slt", OPTIONS, target="deu")[1], True)
+    assert sf.read(audio_path)[1] == 16000
+    with pytest.raises(Exception, match="ita is not in the list of choices"):
+        client.predict(handle_file(mic_clip), "slt", "ita", api_name="/translate_file")
 
 
 def test_corrupt_upload_shows_error_then_next_works(page, tmp_path, mic_clip):
@@ -105,7 +132,7 @@ def test_corrupt_upload_shows_error_then_next_works(page, tmp_path, mic_clip):
     panel.get_by_role("button", name="Clear").first.click()
     panel.locator("input[type=file]").set_input_files(mic_clip)
     panel.get_by_role("button", name="Submit").click()
-    text = panel.get_by_label("English text")
+    text = panel.get_by_label("Translated text")
     page.wait_for_function("el => el.value.length > 0", arg=text.element_handle(), timeout=60_000)
 
 
@@ -224,7 +251,7 @@ def test_streaming_without_ffmpeg_falls_back_with_a_note(tiny, monkeypatch):
     monkeypatch.setattr(demo.shutil, "which", lambda name: None)
     with pytest.warns(UserWarning, match="FFmpeg"):
         app = build_demo(synthesis_options=OPTIONS, streaming=True)
-    players = [b for b in app.blocks.values() if isinstance(b, gr.Audio) and b.label == "English speech"]
+    players = [b for b in app.blocks.values() if isinstance(b, gr.Audio) and b.label == "Translated speech"]
     assert players and not any(p.streaming for p in players)
     notes = [b.value for b in app.blocks.values() if isinstance(b, gr.Markdown)]
     assert any(demo.NO_FFMPEG in str(n) for n in notes)

@@ -28,7 +28,8 @@ def lab(tiny_paths, tmp_path_factory):
     shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
     port = free_port()
     env = {**os.environ, "S2ST_ASR_MODEL": tiny_paths["asr"], "S2ST_TTS_MODEL": tiny_paths["tts"],
-           "S2ST_VOCODER": tiny_paths["vocoder"], "S2ST_MMS_MODEL": tiny_paths["mms"], "S2ST_DEVICE": "cpu",
+           "S2ST_VOCODER": tiny_paths["vocoder"], "S2ST_MMS_MODEL": tiny_paths["mms"],
+           "S2ST_MT_MODEL": tiny_paths["mt"], "S2ST_DEVICE": "cpu",
            "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "JUPYTER_PLATFORM_DIRS": "1"}
     log = open(root / "lab.log", "w")
     server = subprocess.Popen(
@@ -78,8 +79,8 @@ def test_record_in_jupyterlab(browser, lab, mic_clip):
         page.wait_for_timeout(4000)
         assert float(page.locator(".s2st-time").inner_text().split()[0]) > 2.0  # the timer runs
         record.click()
-        page.locator(".s2st-english").wait_for(timeout=120_000)
-        assert page.locator(".s2st-english").inner_text().strip()
+        page.locator(".s2st-translated").wait_for(timeout=120_000)
+        assert page.locator(".s2st-translated").inner_text().strip()
 
         # Python received the clip: its duration, and its level within 3 dB
         seconds = float(page.locator(".s2st-heard .s2st-seconds").inner_text())
