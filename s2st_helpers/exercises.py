@@ -71,7 +71,7 @@ class Exercise:
 
 
 def exercises(notebook: str) -> SimpleNamespace:
-    """The exercises of one notebook ("00" to "06") as ``q1``, ``q2``, ..."""
+    """The exercises of one notebook ("00" to "07") as ``q1``, ``q2``, ..."""
     key = str(notebook)[:2]
     if key not in _BY_NOTEBOOK:
         raise ValueError(f"no exercises for notebook {notebook!r}; there are: {sorted(_BY_NOTEBOOK)}")
@@ -249,24 +249,30 @@ def _check_slider_app(app) -> str:
 
 
 def _check_other_language(fn, target: str = "fra") -> str:
+    from .languages import target as speakable
     from .samples import bundled_sample
-    from .translation import translate_details
+    from .three_stage import detect_language
 
-    want = solutions.MMS_TO_WHISPER.get(target)
-    if want is None:
-        raise Wrong(f"pick a target from {sorted(solutions.MMS_TO_WHISPER)}.")
-    result = fn(bundled_sample("it"))
+    try:
+        want = speakable(target)
+    except ValueError as why:
+        raise Wrong(str(why)) from None
+    rate, speech = _speech_of(fn(bundled_sample("it")))
+    heard, _ = detect_language({"array": speech, "sampling_rate": rate})
+    if heard != want.whisper:
+        raise Wrong(f"Whisper hears {heard!r} in your output, not {want.whisper!r}: did the text reach "
+                    f"the voice in {want.name}?")
+    return f"Whisper hears {want.name} in the speech your demo made."
+
+
+def _speech_of(result) -> tuple[int, np.ndarray]:
     try:
         rate, speech = int(result[0]), np.asarray(result[1])
     except (TypeError, IndexError, KeyError, ValueError):
         raise Wrong("your function should return (sampling_rate, audio), like the tutorial's.") from None
     if speech.size == 0:
         raise Wrong("your function returned no speech.")
-    heard = translate_details(speech, sampling_rate=rate, task="transcribe")
-    if heard.language != want:
-        raise Wrong(f"Whisper hears {heard.language!r} in your output, not {want!r}: did the text reach "
-                    f"the voice in {target}?")
-    return f"Whisper hears {want!r} in the speech your demo made: {heard.text!r}."
+    return rate, speech
 
 
 # ---- 05 ----------------------------------------------------------------------------
@@ -337,6 +343,53 @@ def _check_first_block(first_audio) -> str:
     return "a small first block plays sooner; the total barely changes."
 
 
+# ---- 07 ----------------------------------------------------------------------------
+
+CHRF_PASS = 25.0  # chrF of what Whisper hears against the reference; unrelated text scores under 15
+
+
+def _check_hands_on(fn, target: str = "fra") -> str:
+    from .languages import target as speakable
+    from .three_stage import reference_translations, speaks_target
+
+    try:
+        want = speakable(target)
+    except ValueError as why:
+        raise Wrong(str(why)) from None
+    reference = reference_translations().get(("it_001.wav", want.iso3))
+    if reference is None:
+        targets = sorted(t for f, t in reference_translations() if f == "it_001.wav")
+        raise Wrong(f"there is no reference for the Italian clip in {want.name}: pick one of {targets}.")
+    from .samples import bundled_sample
+
+    rate, speech = _speech_of(fn(bundled_sample("it")))
+    got = speaks_target(speech, want.iso3, reference, sampling_rate=rate)
+    if not got["in target"]:
+        raise Wrong(f"Whisper hears {got['heard language']!r} in your output, not {want.whisper!r}.")
+    if got["chrF"] < CHRF_PASS:
+        raise Wrong(f"it is {want.name}, but Whisper hears {got['heard']!r}: chrF {got['chrF']:.0f} against "
+                    f"{reference!r} (pass: {CHRF_PASS:.0f}). Which stage lost the meaning?")
+    return f"Whisper hears {want.name}: {got['heard']!r}, chrF {got['chrF']:.0f} against the reference."
+
+
+def _check_worst(answer, table) -> str:
+    try:
+        clip, lower = answer
+    except (TypeError, ValueError):
+        raise Wrong("answer with (clip name, True or False).") from None
+    worst = table["transcript CER"].idxmax()
+    if clip != worst:
+        raise Wrong(f"by the table, the worst transcript is {worst!r} "
+                    f"(CER {table.loc[worst, 'transcript CER']:.2f}).")
+    row = table.loc[worst]
+    want = bool(row["chrF three-stage"] < row["chrF two-stage"])
+    if bool(lower) != want:
+        raise Wrong(f"on {worst} the three-stage chrF is {row['chrF three-stage']:.0f} and the two-stage "
+                    f"{row['chrF two-stage']:.0f}.")
+    return ("the error propagated: the text model translated what Whisper misheard." if want else
+            "here the two-stage English was no better: Whisper's own translation misheard the same words.")
+
+
 _ALL = [
     Exercise("00", 1, "set S2ST_DEVICE=cpu and answer with the device pick_device() returns",
              "set S2ST_DEVICE to 'cpu' in os.environ, then call s2st.pick_device(): it reads the variable each time.",
@@ -369,8 +422,9 @@ _ALL = [
              "the function gets the slider's value as its second argument.",
              _check_slider_app, solutions.demo_with_length_slider),
     Exercise("04", 2, "the hands-on: write a function audio -> (16000, int16) that speaks French (target='fra')",
-             "translate(audio, task='transcribe', language='fr'), then MMS-TTS: VitsModel and AutoTokenizer "
-             "from facebook/mms-tts-fra; resample its 16 kHz output if needed.",
+             "translate(audio, task='transcribe') gives the Italian; a text model (NLLB-200: AutoTokenizer with "
+             "src_lang='ita_Latn', generate with forced_bos_token_id of 'fra_Latn') translates it; MMS-TTS "
+             "(VitsModel, facebook/mms-tts-fra) speaks it.",
              _check_other_language, solutions.speech_to_speech_translation_to),
     Exercise("05", 1, "answer with {1: BLEU, 5: BLEU} on the same items (check(answer, items=items))",
              "evaluation.bleu(hypotheses, references) with translate(item.audio, num_beams=b).",
@@ -384,6 +438,13 @@ _ALL = [
     Exercise("06", 2, "answer with {FIRST_BLOCK: first audio s} for 4, 16 and 64, and set it back to 16",
              "s2st_helpers.fast.speecht5_steps.FIRST_BLOCK = 4; result.timings['first audio'] after a warm-up.",
              _check_first_block, solutions.first_audio_by_block),
+    Exercise("07", 1, "the hands-on: a function audio -> (16000, int16) speaking French; checked on the Italian clip",
+             "speech_to_speech_translation(audio, target='fra') does all three stages; or write them out with "
+             "transcribe, translate_text and speak.", _check_hands_on, solutions.hands_on_three_stage),
+    Exercise("07", 2, "answer with (clip, lower) from the propagation table: the worst transcript, and whether "
+             "its three-stage chrF is lower than its two-stage chrF (check(answer, table=table))",
+             "table['transcript CER'].idxmax(), then compare the two chrF columns on that row.",
+             _check_worst, solutions.worst_transcript),
 ]
 _BY_NOTEBOOK: dict[str, list[Exercise]] = {}
 for _e in _ALL:

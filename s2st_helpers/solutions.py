@@ -194,54 +194,47 @@ def demo_with_length_slider():
                         outputs=gr.Audio(label="Generated Speech", type="numpy"))
 
 
-#: MMS-TTS language codes (ISO 639-3) -> the Whisper language that is transcribed
-MMS_TO_WHISPER = {"fra": "fr", "deu": "de", "spa": "es", "ita": "it", "nld": "nl", "por": "pt",
-                  "pol": "pl", "tur": "tr", "swe": "sv", "fin": "fi", "hun": "hu", "ron": "ro"}
-
-
 @solution
 def speech_to_speech_translation_to(audio, target: str = "fra"):
     """04, the course's hands-on: speech in, speech out in ``target`` (not English).
 
-    Whisper only *translates* into English, but asked to *transcribe* in another
-    language it often translates into it; MMS-TTS (``facebook/mms-tts-<target>``, a
-    ``VitsModel``; ``S2ST_MMS_MODEL`` overrides) speaks the result.
+    Whisper only translates into English, so the text goes through a second
+    translation: Whisper transcribes, NLLB-200 translates the transcript into the
+    target, and MMS-TTS (``facebook/mms-tts-<target>``, a ``VitsModel``) speaks it:
+    the three-stage design that ``07_three_stage`` measures. Each model downloads
+    once, with internet.
     """
     import torch
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, VitsModel
 
     from .audio import SAMPLING_RATE, to_int16
-    from .cascade import S2STResult, timed
+    from .cascade import S2STResult
+    from .languages import language, target as speakable
     from .translation import translate_details
 
-    if target not in MMS_TO_WHISPER:
-        raise ValueError(f"target must be one of {sorted(MMS_TO_WHISPER)}, got {target!r}")
-    timings: dict = {}
-    with timed(timings, "total"):
-        with timed(timings, "translate"):
-            result = translate_details(audio, task="transcribe", language=MMS_TO_WHISPER[target])
-        with timed(timings, "synthesise"):
-            speech = np.zeros(0, np.float32)
-            if result.text:
-                tokenizer, model = _load_mms(settings.mms_model(target))
-                inputs = tokenizer(result.text, return_tensors="pt")
-                with torch.inference_mode():
-                    speech = model(**inputs).waveform[0].numpy()
-                if model.config.sampling_rate != SAMPLING_RATE:
-                    import soxr
+    to = speakable(target)
+    heard = translate_details(audio, task="transcribe")  # in the language spoken
+    source = language(heard.language)
+    if not heard.text:
+        return S2STResult(SAMPLING_RATE, np.zeros(0, np.int16), "", heard.language, {})
 
-                    speech = soxr.resample(speech, model.config.sampling_rate, SAMPLING_RATE)
-    return S2STResult(SAMPLING_RATE, to_int16(speech), result.text, result.language, timings)
+    tokenizer = AutoTokenizer.from_pretrained(settings.mt_model(), src_lang=source.flores)
+    model = AutoModelForSeq2SeqLM.from_pretrained(settings.mt_model())
+    inputs = tokenizer(heard.text, return_tensors="pt")
+    with torch.inference_mode():
+        ids = model.generate(**inputs, forced_bos_token_id=tokenizer.convert_tokens_to_ids(to.flores),
+                             max_length=2 * inputs["input_ids"].shape[1] + 16)
+    text = tokenizer.decode(ids[0, 2:], skip_special_tokens=True)
 
+    voice_tokenizer = AutoTokenizer.from_pretrained(settings.mms_model(to.iso3))
+    voice = VitsModel.from_pretrained(settings.mms_model(to.iso3))
+    with torch.inference_mode():
+        speech = voice(**voice_tokenizer(text, return_tensors="pt")).waveform[0].numpy()
+    if voice.config.sampling_rate != SAMPLING_RATE:
+        import soxr
 
-@functools.lru_cache(maxsize=2)
-def _load_mms(model_id: str):
-    from transformers import AutoTokenizer, VitsModel
-
-    try:
-        return AutoTokenizer.from_pretrained(model_id), VitsModel.from_pretrained(model_id).eval()
-    except OSError as err:  # offline, or no MMS voice for that language
-        raise ValueError(f"could not load {model_id} ({err.__class__.__name__}): it downloads once, "
-                         "with internet") from None
+        speech = soxr.resample(speech, voice.config.sampling_rate, SAMPLING_RATE)
+    return S2STResult(SAMPLING_RATE, to_int16(speech), text, heard.language, {}, heard.text)
 
 
 @solution
@@ -308,3 +301,25 @@ def first_audio_by_block(audio, first_blocks=(4, 16, 64), **options) -> list[dic
     finally:
         speecht5_steps.FIRST_BLOCK = default
     return rows
+
+
+@solution
+def hands_on_three_stage(audio, target: str = "fra", reference: str | None = None) -> dict:
+    """07, the course's hands-on: speech in, ``target`` speech out, checked by ear
+    (Whisper's language identification) and against a reference translation."""
+    from .cascade import speech_to_speech_translation
+    from .three_stage import speaks_target
+
+    result = speech_to_speech_translation(audio, target=target, seed=0)
+    print("heard:", result.transcript)
+    print("spoken:", result.text)
+    return speaks_target(result[1], target, reference or result.text)
+
+
+@solution
+def worst_transcript(table) -> tuple[str, bool]:
+    """07, exercise: the clip Whisper transcribed worst, and whether the three-stage
+    English scored lower there than the two-stage English."""
+    worst = table["transcript CER"].idxmax()
+    row = table.loc[worst]
+    return worst, bool(row["chrF three-stage"] < row["chrF two-stage"])

@@ -24,8 +24,8 @@ def verdict(exercise, *answer, **context):
 
 
 def test_every_notebook_has_its_exercises():
-    counts = {nb: len(vars(exercises(nb))) for nb in ("00", "01", "02", "03", "04", "05", "06")}
-    assert counts == {"00": 2, "01": 2, "02": 2, "03": 3, "04": 2, "05": 2, "06": 2}
+    counts = {nb: len(vars(exercises(nb))) for nb in ("00", "01", "02", "03", "04", "05", "06", "07")}
+    assert counts == {"00": 2, "01": 2, "02": 2, "03": 3, "04": 2, "05": 2, "06": 2, "07": 2}
     with pytest.raises(ValueError, match="no exercises for notebook '09'"):
         exercises("09")
 
@@ -121,18 +121,11 @@ def test_04(greedy, monkeypatch):
     assert not verdict(ex.q1, no_slider) and not verdict(ex.q1, short_slider) and not verdict(ex.q1, "app")
 
     # the hands-on: Whisper must hear the target language in the output. The tiny
-    # Whisper hears noise, so its language detection is steered here.
+    # Whisper hears noise, so its language identification is steered here.
+    from s2st_helpers import three_stage
+
     heard = {"language": "fr"}
-    real = translate_details
-
-    def detect(audio, **kwargs):
-        result = real(audio, **kwargs)
-        result.language = heard["language"]
-        return result
-
-    import s2st_helpers.translation as translation
-
-    monkeypatch.setattr(translation, "translate_details", detect)
+    monkeypatch.setattr(three_stage, "detect_language", lambda audio, **kw: (heard["language"], 0.9))
     speaks = lambda audio: (16000, (np.sin(np.arange(16000) / 5) * 8000).astype(np.int16))  # noqa: E731
     assert verdict(ex.q2, speaks)
     heard["language"] = "en"
@@ -140,6 +133,62 @@ def test_04(greedy, monkeypatch):
     assert not verdict(ex.q2, lambda audio: (16000, np.zeros(0, np.int16)))
     assert not verdict(ex.q2, lambda audio: "bonjour")
     assert not verdict(ex.q2, speaks, target="xxx")
+    assert not verdict(ex.q2, speaks, target="ita")  # no Italian voice
+
+
+@pytest.fixture
+def heard_as(monkeypatch):
+    """Steer what the tiny Whisper reports hearing: (language of the first step, its transcript)."""
+    import s2st_helpers.translation as translation
+    from s2st_helpers import three_stage
+
+    heard = {"language": "it", "text": None}
+    real = translation.translate_details
+
+    def details(audio, **kwargs):
+        result = real(audio, **kwargs)
+        result.language = heard["language"]
+        return result
+
+    monkeypatch.setattr(translation, "translate_details", details)
+    monkeypatch.setattr(three_stage, "detect_language", lambda audio, **kw: (heard["language"], 0.9))
+    monkeypatch.setattr(translation, "translate", lambda audio, **kw: heard["text"] or real(audio, **kw).text)
+    return heard
+
+
+def test_04_solution_translates_for_real(greedy, heard_as):
+    """The worked solution runs the three stages (tiny models): its text is the text model's
+    translation of Whisper's Italian transcript, spoken by the MMS voice."""
+    from s2st_helpers import load_sample
+    from s2st_helpers.three_stage import translate_text
+
+    result = solutions.speech_to_speech_translation_to.__wrapped__(load_sample("it", offline=True), "fra")
+    assert result[0] == 16000 and result[1].dtype == np.int16 and result[1].size
+    assert result.text == translate_text(result.transcript, "it", "fra")
+
+
+def test_07(greedy, heard_as):
+    import pandas as pd
+
+    from s2st_helpers.three_stage import reference_translations
+
+    ex = exercises("07")
+    speaks = lambda audio: (16000, (np.sin(np.arange(16000) / 5) * 8000).astype(np.int16))  # noqa: E731
+    heard_as.update(language="fr", text=reference_translations()[("it_001.wav", "fra")])
+    assert verdict(ex.q1, speaks)
+    heard_as["text"] = "Il fait beau aujourd'hui, allons à la plage."  # French, but not the clip's meaning
+    assert not verdict(ex.q1, speaks)
+    heard_as.update(language="es", text=reference_translations()[("it_001.wav", "spa")])
+    assert not verdict(ex.q1, speaks) and verdict(ex.q1, speaks, target="spa")
+    assert not verdict(ex.q1, speaks, target="nld")  # no reference in Dutch
+    assert not verdict(ex.q1, lambda audio: (16000, np.zeros(0, np.int16)))
+
+    table = pd.DataFrame({"transcript CER": [0.1, 0.6], "chrF two-stage": [50.0, 40.0],
+                          "chrF three-stage": [55.0, 20.0]}, index=["a.wav", "b.wav"])
+    assert verdict(ex.q2, ("b.wav", True), table=table)
+    assert not verdict(ex.q2, ("a.wav", True), table=table) and not verdict(ex.q2, ("b.wav", False), table=table)
+    assert not verdict(ex.q2, "b.wav", table=table)
+    assert solutions.worst_transcript.__wrapped__(table) == ("b.wav", True)
 
 
 def test_05(greedy, tmp_path):

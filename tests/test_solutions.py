@@ -118,27 +118,14 @@ def test_one_switch_hides_all(monkeypatch):
     assert solutions.nearest_speakers("slt")[0][0] == "slt"
 
 
-def test_non_english_target(tiny, wav_file, monkeypatch):
-    from transformers import WhisperForConditionalGeneration
+def test_non_english_target_is_checked_first(tiny, wav_file, monkeypatch):
+    from s2st_helpers import models
 
-    seen = {}
-    original = WhisperForConditionalGeneration.generate
-    monkeypatch.setattr(WhisperForConditionalGeneration, "generate",
-                        lambda self, *a, **k: seen.update(k) or original(self, *a, **k))
-    result = solutions.speech_to_speech_translation_to(wav_file, target="fra")
-    rate, speech = result
-    assert seen["task"] == "transcribe" and seen["language"] == "fr"
-    assert rate == 16000 and speech.dtype == np.int16 and speech.size > 0 and result.text
-    with pytest.raises(ValueError, match="target"):
+    monkeypatch.setattr(models, "load_asr", lambda *a, **k: pytest.fail("a model was loaded"))
+    with pytest.raises(ValueError, match="targets are"):
         solutions.speech_to_speech_translation_to(wav_file, target="xx")
-
-
-def test_missing_mms_voice_is_a_clear_error(tiny, wav_file, monkeypatch, tmp_path):
-    solutions._load_mms.cache_clear()
-    monkeypatch.setenv("S2ST_MMS_MODEL", str(tmp_path / "no-such-model"))
-    with pytest.raises(ValueError, match="could not load"):
-        solutions.speech_to_speech_translation_to(wav_file, target="fra")
-    solutions._load_mms.cache_clear()
+    with pytest.raises(ValueError, match="Italian has no voice"):
+        solutions.speech_to_speech_translation_to(wav_file, target="ita")
 
 
 def test_where_things_are(tiny):
