@@ -8,6 +8,7 @@ course runs offline.
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
 import platform
@@ -18,6 +19,7 @@ from importlib import metadata
 from . import settings
 from .models import pick_device
 
+VOICES = ("fra", "spa")  # the MMS voices 04 and 07 speak
 PACKAGES = ("torch", "transformers", "datasets", "huggingface_hub", "gradio", "anywidget", "numpy")
 
 
@@ -74,9 +76,10 @@ def setup(verbose: bool = True) -> dict:
     return report
 
 
-def prefetch(languages=("it",), voices=("fra",), progress: bool = True) -> None:
-    """Download the models, the x-vector zip, the MMS voices of 04's hands-on and
-    sample clips once (needs internet).
+def prefetch(languages=("it",), voices=VOICES, progress: bool = True) -> None:
+    """Download the models (07's text translation model included), the x-vector zip,
+    the MMS voices of the non-English targets 04 and 07 speak, and sample clips once
+    (needs internet; NLLB-200 is 2.5 GB).
 
     Everything goes to the Hugging Face cache (``HF_HOME``; the clips beside it), so
     later notebooks run with no network; :func:`check_offline` says what is there.
@@ -95,7 +98,7 @@ def prefetch(languages=("it",), voices=("fra",), progress: bool = True) -> None:
         step()
 
 
-def check_offline(languages=("it",), voices=("fra",), show: bool = True) -> list[dict]:
+def check_offline(languages=("it",), voices=VOICES, show: bool = True) -> list[dict]:
     """What an offline class would find: each model, the x-vectors and the sample
     clips, cached or missing, with sizes. Needs no network (it never downloads).
     Returns the rows; prints them as a table unless ``show=False``."""
@@ -139,7 +142,8 @@ ALLOW_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt"]
 
 
 def _models(voices) -> list[str]:
-    models = [settings.asr_model(), settings.tts_model(), settings.vocoder(), *(settings.mms_model(v) for v in voices)]
+    models = [settings.asr_model(), settings.tts_model(), settings.vocoder(), settings.mt_model(),
+              *(settings.mms_model(v) for v in voices)]
     return list(dict.fromkeys(models))  # S2ST_MMS_MODEL names one voice for every language
 
 
@@ -159,4 +163,6 @@ def _row(item: str, status: str, path=None) -> dict:
 def _snapshot(download, model_id: str) -> None:
     if os.path.isdir(model_id):  # a local checkpoint needs no download
         return
-    download(model_id, allow_patterns=ALLOW_PATTERNS)
+    path = download(model_id, allow_patterns=ALLOW_PATTERNS)
+    if path and not glob.glob(os.path.join(path, "*.safetensors")):  # NLLB-200 ships PyTorch weights only
+        download(model_id, allow_patterns=["*.bin"])
