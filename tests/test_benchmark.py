@@ -63,3 +63,11 @@ def test_long_recording_benchmark(tiny, tmp_path, monkeypatch):
     workbook = result["workbook"]
     assert workbook["windows"] >= 2 and workbook["first audio"] < workbook["total"]
     assert result["tutorial (first 30 s)"]["total"] > 0 and result["memory"]["0.6"]["peak MB"] > 50
+
+
+def test_beam_search_benchmark(tiny):
+    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "beam_search.py"), "--clips", str(SAMPLES)],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "beam-5 text of the speed layer = the plain tier's on 8 of 8 clips" in run.stdout, run.stdout
+    assert "beam 5 / greedy on the speed layer:" in run.stdout

@@ -4,6 +4,7 @@ import torch
 
 from s2st_helpers import translate, translate_details
 from s2st_helpers.audio import loudest_frame_dbfs
+from s2st_helpers.models import load_asr
 from s2st_helpers.translation import guard_options, token_budget
 
 
@@ -38,22 +39,30 @@ def test_given_language_and_task_reach_generate(tiny, wav_file, monkeypatch, pre
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(WhisperForConditionalGeneration, "generate", spy)
+    from s2st_helpers.fast import whisper_steps
+
+    beams = []
+    written_out = whisper_steps.beam_search
+    monkeypatch.setattr(whisper_steps, "beam_search", lambda *a: beams.append(a) or written_out(*a))
     result = translate_details(wav_file, language="it", task="transcribe", num_beams=2, preset=preset)
     assert result.language == "it" and result.language_probability is None
+    if preset == "fast":  # first pass: the written-out beam search on the shared encoder output
+        config = load_asr().model.generation_config
+        steps, prompt, cap, num_beams = beams[0]
+        assert prompt[1:3] == [config.lang_to_id["<|it|>"], config.task_to_id["transcribe"]]
+        assert (cap, num_beams) == (token_budget(2.0) + 4, 2)
+        # then the ladder, if it looped, from generate
+        assert all(c["temperature"][0] == 0.2 and c["num_beams"] == 2 for c in calls)
+        return
     first = calls[0]
     assert first["language"] == "it" and first["task"] == "transcribe" and first["num_beams"] == 2
     assert first["max_length"] == 4 + token_budget(2.0)
-    if preset == "fast":  # first pass on the shared encoder output, then the ladder if it loops
-        assert first["temperature"] == 0.0 and "encoder_outputs" in first
-    else:  # the plain tier: one generate call with the whole guard
-        assert first["temperature"] == (0.0, 0.2, 0.4, 0.6, 0.8, 1.0) and "input_features" in first
-        assert first["compression_ratio_threshold"] == 1.35 and len(calls) == 1
-    # the runaway guard is on by default: a looping first pass goes on up the ladder
-    if len(calls) > 1:
-        assert calls[1]["compression_ratio_threshold"] == 1.35 and calls[1]["temperature"][0] == 0.2
+    # the plain tier: one generate call with the whole guard
+    assert first["temperature"] == (0.0, 0.2, 0.4, 0.6, 0.8, 1.0) and "input_features" in first
+    assert first["compression_ratio_threshold"] == 1.35 and len(calls) == 1
 
 
-def test_default_is_greedy_translate(tiny, wav_file, monkeypatch):
+def test_default_is_beam5_translate(tiny, wav_file, monkeypatch):
     from transformers import WhisperForConditionalGeneration
 
     seen = {}
@@ -61,7 +70,7 @@ def test_default_is_greedy_translate(tiny, wav_file, monkeypatch):
     monkeypatch.setattr(WhisperForConditionalGeneration, "generate",
                         lambda self, *a, **k: seen.update(k) or original(self, *a, **k))
     translate(wav_file, preset="exact")
-    assert seen["task"] == "translate" and seen["num_beams"] == 1
+    assert seen["task"] == "translate" and seen["num_beams"] == 5
 
 
 @pytest.mark.parametrize("audio", [np.zeros(32000, np.float32),
@@ -184,11 +193,12 @@ def test_model_is_loaded_once(tiny, speech):
 
 
 @pytest.mark.parametrize("options", [{"temperature": 0.0}, {}, {"compression_ratio_threshold": 0.5},
-                                     {"num_beams": 2, "temperature": 0.0}])
+                                     {"num_beams": 2, "temperature": 0.0}, {"num_beams": 5},
+                                     {"num_beams": 5, "compression_ratio_threshold": 0.5}])
 def test_fast_tier_gives_the_plain_tiers_text(tiny, speech, options):
-    """Greedy with the shared encoder output, and the fallback ladder when it fails
-    (threshold 0.5 makes every greedy pass fail), give what the plain tier's one
-    generate call gives."""
+    """Greedy or beam search with the shared encoder output, and the fallback ladder
+    when it fails (threshold 0.5 makes every first pass fail), give what the plain
+    tier's one generate call gives."""
     for scale in (1.0, 0.3):
         for language in ("fr", None):
             torch.manual_seed(11)
@@ -210,3 +220,24 @@ def test_encoder_runs_once(tiny, speech, monkeypatch):
     assert len(calls) == 1  # the speed layer; the plain tier encodes for the first step and in generate
     translate(speech, sampling_rate=16000, temperature=0.0, preset="exact")
     assert len(calls) == 3
+
+
+@pytest.mark.parametrize("num_beams", [2, 5])
+@pytest.mark.parametrize("cap", [3, 12, 60])
+def test_written_out_beam_search_is_generates(tiny, speech, num_beams, cap):
+    """Token for token, including where the token cap ends every beam."""
+    from s2st_helpers.fast.whisper_steps import WhisperDecoderSteps, beam_search
+    from s2st_helpers.translation import whisper_features
+
+    asr = load_asr()
+    config = asr.model.generation_config
+    for audio in (speech, speech[::-1].copy() * 0.5, np.roll(speech, 7000)):
+        features = whisper_features(asr, audio)
+        steps = WhisperDecoderSteps.encode(asr.model, features["input_features"])
+        prompt = [config.decoder_start_token_id, config.lang_to_id["<|fr|>"], config.task_to_id["translate"],
+                  config.no_timestamps_token_id]
+        mine = beam_search(steps, prompt, cap, num_beams)
+        with torch.inference_mode():
+            theirs = asr.model.generate(**features, language="fr", task="translate", num_beams=num_beams,
+                                        max_new_tokens=cap, temperature=0.0)
+        assert mine.tolist() == theirs.tolist()

@@ -7,7 +7,8 @@ here; ``preset="exact"`` runs the plain tier (:mod:`s2st_helpers.translation`,
 two equal: the same text token for token, and speech equal to ``generate_speech``'s
 (float32) or within 25 dB SNR of it (int8).
 
-* :mod:`.whisper_steps`: Whisper's encoder once per clip and its greedy loop written out.
+* :mod:`.whisper_steps`: Whisper's encoder once per clip; its beam search (the beams as one
+  batch) and greedy loop written out.
 * :mod:`.speecht5_steps`: SpeechT5's decoder loop written out, yielding audio in blocks.
 * :mod:`.hifigan_stream`: HiFi-GAN fed block by block, keeping its state.
 * :mod:`.int8`: SpeechT5's linear layers in int8 on a CPU.
