@@ -34,7 +34,7 @@ def main(argv=None) -> int:
                         help="default: two-stage into English, three-stage into any other target")
     parser.add_argument("--language", default=None, help="the recording's language, if known (Whisper's code: it, "
                         "de...); default: detected")
-    parser.add_argument("--beams", type=int, default=1, help="Whisper beam size (default: greedy)")
+    parser.add_argument("--beams", type=int, default=5, help="Whisper beam size (default: 5; 1 is greedy)")
     parser.add_argument("--maxlenratio", type=float, default=None, help="SpeechT5 length cap, per input token")
     parser.add_argument("--preset", choices=settings.PRESETS, default=None,
                         help="exact: the plain tier; fast: the speed layer (default: S2ST_PRESET, else fast)")
