@@ -163,7 +163,7 @@ def beam_search(steps: WhisperDecoderSteps, prompt: list[int], max_new_tokens: i
     beams = WhisperBeamSteps(steps, num_beams)
     logits = logits.expand(num_beams, -1)
     keep = 2 * num_beams  # enough continuations for num_beams to go on when some end
-    top_mask = torch.arange(keep) < num_beams
+    top_mask = torch.arange(keep, device=logits.device) < num_beams
     running: list[list[int]] = [[] for _ in range(num_beams)]
     running_scores = torch.full((num_beams,), -1.0e9, device=logits.device)
     running_scores[0] = 0.0  # all beams hold the prompt: only the first may go on
