@@ -283,3 +283,20 @@ def test_inline_app_speaks_the_chosen_target(tiny, speech):
     app.run(speech)
     assert app.result.transcript is not None and app.result[1].size
     assert app.result.text and "s2st-translated" in app.text.value and "machine translation" in app.text.value
+
+
+def test_transcribe_is_whispers_transcript(tiny, speech, monkeypatch):
+    from transformers import WhisperForConditionalGeneration
+
+    seen = {}
+    generate = WhisperForConditionalGeneration.generate
+    monkeypatch.setattr(WhisperForConditionalGeneration, "generate",
+                        lambda self, *a, **k: seen.update(k) or generate(self, *a, **k))
+    heard = three_stage.transcribe(speech, sampling_rate=16000, language="it", preset="exact")
+    assert seen["task"] == "transcribe" and heard.language == "it" and isinstance(heard.text, str)
+
+
+def test_numbers_stay_digits_where_num2words_has_no_language():
+    assert three_stage.spell_numbers("7 ngày", language("vi")) == "bảy ngày"
+    assert three_stage.spell_numbers("ọmọ 7", language("yo")) == "ọmọ 7"  # num2words has no Yoruba
+    assert three_stage.spell_numbers("no digits", language("fra")) == "no digits"
