@@ -122,7 +122,13 @@ def read_manifest(directory) -> list[dict]:
     manifest = directory / "manifest.tsv" if hasattr(directory, "joinpath") else Path(directory) / "manifest.tsv"
     if not manifest.is_file():
         raise ValueError(f"no manifest.tsv in {directory}")
-    text = manifest.read_text(encoding="utf-8")
+    return read_tsv(manifest)
+
+
+def read_tsv(path) -> list[dict]:
+    """The rows of a tab-separated file with a header, as dicts (a path or a
+    package resource). Quotes are text, not delimiters."""
+    text = path.read_text(encoding="utf-8")
     return list(csv.DictReader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE))
 
 

@@ -150,7 +150,6 @@ def detect_language(audio, *, sampling_rate: int | None = None) -> tuple[str, fl
     return code, probability
 
 
-
 # ---- 07: the tutorial's two claims, measured --------------------------------------
 
 @dataclass
@@ -243,13 +242,9 @@ def propagation_table(runs: list[DesignRun]):
 def reference_translations() -> dict[tuple[str, str], str]:
     """Hand-written translations of bundled clips into other languages than English:
     ``{(clip file, ISO 639-3 target): text}``."""
-    import csv
-    from importlib import resources
+    from .samples import _data, read_tsv
 
-    path = resources.files("s2st_helpers") / "data" / "samples" / "references.tsv"
-    with path.open(encoding="utf-8") as f:
-        return {(r["file"], r["target"]): r["text"] for r in csv.DictReader(f, delimiter="\t",
-                                                                              quoting=csv.QUOTE_NONE)}
+    return {(r["file"], r["target"]): r["text"] for r in read_tsv(_data() / "references.tsv")}
 
 
 def speaks_target(speech, target_language: str, reference: str, *, sampling_rate: int = SAMPLING_RATE) -> dict:
