@@ -113,7 +113,8 @@ def speak(text: str, to: str, *, seed: int | None = None, device=None) -> Iterat
     pause = np.zeros(int(PAUSE_SECONDS * SAMPLING_RATE), dtype=np.float32)
     if seed is not None:  # VITS samples its durations and its noise: a seed repeats them
         torch.manual_seed(seed)
-    for i, sentence in enumerate(split_sentences(spell_numbers(text, lang))):
+    spoken = False
+    for sentence in split_sentences(spell_numbers(text, lang)):
         inputs = mms.tokenizer(sentence, return_tensors="pt").to(mms.device)
         if inputs["input_ids"].shape[1] == 0:  # nothing the voice can read
             continue
@@ -123,8 +124,9 @@ def speak(text: str, to: str, *, seed: int | None = None, device=None) -> Iterat
             import soxr
 
             wave = soxr.resample(wave, rate, SAMPLING_RATE).astype(np.float32)
-        if i:
+        if spoken:  # a pause between sentences, never before the first
             yield pause
+        spoken = True
         yield wave
 
 

@@ -145,6 +145,11 @@ def test_speak_gives_16k_float_blocks_with_pauses(tiny):
     assert all(np.array_equal(a, b) for a, b in zip(blocks, again))
 
 
+def test_speak_starts_with_speech_when_a_sentence_has_nothing_to_read(tiny):
+    blocks = list(three_stage.speak("漢字… Bonjour.", "fra", seed=0))  # the tiny voice can read none of "漢字…"
+    assert len(blocks) == 1 and blocks[0].any()
+
+
 def test_speak_refuses_english_and_unknown_voices(tiny):
     with pytest.raises(ValueError, match="SpeechT5"):
         next(three_stage.speak("hello", "eng"))
