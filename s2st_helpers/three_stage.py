@@ -14,6 +14,7 @@ its stages, each callable on its own, as 07 calls them.
 from __future__ import annotations
 
 import re
+import threading
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from .translation import first_step_logits, read_first_step, whisper_features
 DESIGNS = ("two-stage", "three-stage")
 MT_TOKENS_PER_TOKEN = 2  # budget for the translation: twice the source's tokens, and some
 MT_EXTRA_TOKENS = 16
+_tokenizer_lock = threading.Lock()
 
 
 def check_design(design: str | None, to: Language) -> str:
@@ -60,8 +62,9 @@ def translate_text(text: str, source_language: str, target_language: str, *, mod
         return text.strip()
     mt = load_mt(model, device)
     tokenizer = mt.tokenizer
-    tokenizer.src_lang = _code(tokenizer, src)
-    inputs = tokenizer(text, return_tensors="pt").to(mt.device)
+    with _tokenizer_lock:  # src_lang is the shared tokenizer's state: two demo requests must not mix it
+        tokenizer.src_lang = _code(tokenizer, src)
+        inputs = tokenizer(text, return_tensors="pt").to(mt.device)
     # a budget that grows with the input, so a looping translation stops early; as
     # max_length, which the checkpoints' own generation configs also set
     budget = MT_TOKENS_PER_TOKEN * inputs["input_ids"].shape[1] + MT_EXTRA_TOKENS
