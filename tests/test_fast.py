@@ -52,6 +52,30 @@ def test_blocks_join_to_generate_speech(exact, first_block):
         assert len(blocks) >= 3 and 0 < len(blocks[0]) <= (first_block + VOCODER_LAG + 1) * HOP
 
 
+@pytest.mark.parametrize("uniform", [True, False])
+def test_either_dropout_draw_gives_generate_speechs_output(exact, monkeypatch, uniform):
+    # the rand < p shortcut where this CPU allows it, bernoulli_ itself elsewhere
+    from s2st_helpers.fast import speecht5_steps
+
+    if uniform and not speecht5_steps._bernoulli_is_uniform():
+        pytest.skip("this CPU's bernoulli_ is not rand < p (MKL's generator)")
+    monkeypatch.setattr(speecht5_steps, "_bernoulli_is_uniform", lambda: uniform)
+    ids, speaker = ids_for(exact, "Dropout masks."), torch.randn(1, 512)
+    want = reference(exact, ids, speaker, seed=3, maxlenratio=4.0)
+    got = torch.cat(streamed(exact, ids, speaker, seed=3, maxlenratio=4.0))
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5 * float(want.abs().max()))
+
+
+def test_dropout_probe_leaves_the_generator_as_it_was():
+    from s2st_helpers.fast import speecht5_steps
+
+    torch.manual_seed(5)
+    before = torch.get_rng_state()
+    speecht5_steps._bernoulli_is_uniform.cache_clear()
+    speecht5_steps._bernoulli_is_uniform()
+    assert torch.equal(torch.get_rng_state(), before)
+
+
 def test_streaming_starts_no_thread(exact):
     # a thread that keeps an OpenMP team of its own slows every small operation of
     # the process on two cores (see speecht5_steps): the stream runs in the caller's
