@@ -113,9 +113,9 @@ def _load_tts(model_id: str, vocoder_id: str, device: str, int8: bool = False) -
         vocoder = SpeechT5HifiGan.from_pretrained(vocoder_id, dtype=torch.float32)
     model = model.to(device).eval()
     if int8:
-        from .fast.int8 import quantise_int8
+        from .fast.int8 import checkpoint_file, quantise_int8
 
-        model = quantise_int8(model)
+        model = quantise_int8(model, checkpoint_file(model_id))
     return TTS(model, processor, vocoder.to(device).eval(), torch.device(device))
 
 

@@ -141,7 +141,7 @@ def float32_fast(tiny, monkeypatch):
     """The speed layer without int8 (as on a GPU), to compare its loops alone."""
     import s2st_helpers.fast.int8 as int8
 
-    monkeypatch.setattr(int8, "quantise_int8", lambda model: model)
+    monkeypatch.setattr(int8, "quantise_int8", lambda model, checkpoint=None: model)
     clear_cache()
     yield
     clear_cache()
@@ -184,3 +184,66 @@ def test_stateful_hifigan_equals_whole_spectrogram(exact, splits):
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5 * float(want.abs().max()))
     with pytest.raises(RuntimeError, match="ended"):
         stream(mel[:4])
+
+
+def _int8_from(model_dir, checkpoint):
+    from transformers import SpeechT5ForTextToSpeech
+
+    from s2st_helpers.fast.int8 import quantise_int8
+
+    model = SpeechT5ForTextToSpeech.from_pretrained(model_dir, dtype=torch.float32).eval()
+    return quantise_int8(model, checkpoint)
+
+
+def _int8_weights(model):
+    return {name: module.weight().int_repr() for name, module in model.named_modules()
+            if isinstance(module, torch.ao.nn.quantized.dynamic.Linear)}
+
+
+def test_int8_read_layer_by_layer_equals_quantising_the_model(tiny_paths):
+    """Read from the checkpoint one layer at a time, or quantised from the loaded
+    model: the same int8 weights, scales and outputs."""
+    from s2st_helpers.fast.int8 import checkpoint_file
+
+    path = tiny_paths["tts"]
+    streamed, whole = _int8_from(path, checkpoint_file(path)), _int8_from(path, None)
+    assert checkpoint_file(path).endswith("model.safetensors")
+    got, want = _int8_weights(streamed), _int8_weights(whole)
+    assert got.keys() == want.keys() and len(got) > 10
+    for name in got:
+        assert torch.equal(got[name], want[name]), name
+    assert not any(isinstance(m, torch.nn.Linear) for m in streamed.modules())
+    from transformers import SpeechT5ForTextToSpeech
+
+    from s2st_helpers.fast.int8 import _Checkpoint
+
+    fresh = SpeechT5ForTextToSpeech.from_pretrained(path, dtype=torch.float32)
+    with _Checkpoint(checkpoint_file(path)) as weights:  # every layer came from the file
+        assert all(weights.linear(n, m) is not None for n, m in fresh.named_modules()
+                   if isinstance(m, torch.nn.Linear))
+    x = torch.randn(3, streamed.config.hidden_size)
+    name = "speecht5.decoder.wrapped_decoder.layers.0.feed_forward.intermediate_dense"
+    torch.testing.assert_close(streamed.get_submodule(name)(x), whole.get_submodule(name)(x), rtol=0, atol=0)
+
+
+def test_int8_falls_back_to_the_models_weights_when_the_file_differs(tiny_paths, tmp_path):
+    """A checkpoint whose tensors are not the model's is not used: the model's own
+    weights are quantised instead."""
+    from safetensors.torch import load_file, save_file
+
+    path = tiny_paths["tts"]
+    tensors = load_file(f"{path}/model.safetensors")
+    name = "speecht5.decoder.wrapped_decoder.layers.0.feed_forward.intermediate_dense.weight"
+    tensors[name] = tensors[name] + 1.0
+    other = tmp_path / "model.safetensors"
+    save_file(tensors, str(other))
+    from transformers import SpeechT5ForTextToSpeech
+
+    from s2st_helpers.fast.int8 import _Checkpoint
+
+    fresh = SpeechT5ForTextToSpeech.from_pretrained(path, dtype=torch.float32)
+    with _Checkpoint(other) as weights:
+        assert weights.linear(name[:-len(".weight")], fresh.get_submodule(name[:-len(".weight")])) is None
+    got, want = _int8_weights(_int8_from(path, other)), _int8_weights(_int8_from(path, None))
+    for key in got:
+        assert torch.equal(got[key], want[key]), key
