@@ -37,7 +37,8 @@ def main(argv=None) -> int:
     parser.add_argument("--beams", type=int, default=5, help="Whisper beam size (default: 5; 1 is greedy)")
     parser.add_argument("--maxlenratio", type=float, default=None, help="SpeechT5 length cap, per input token")
     parser.add_argument("--preset", choices=settings.PRESETS, default=None,
-                        help="exact: the plain tier; fast: the speed layer (default: S2ST_PRESET, else fast)")
+                        help="exact: the plain tier; fast: the speed layer; fastest: fast with Whisper's "
+                             "encoder in bfloat16 (default: S2ST_PRESET, else fast)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     quiet_logs()

@@ -7,8 +7,10 @@ works too, which is how the tests and offline classrooms run.
 The preset picks the tier (see ``06_speed``): ``exact`` runs the plain tier, the
 library's own calls as the notebooks make them, every model in float32; ``fast``
 runs the speed layer (:mod:`s2st_helpers.fast`), which on a CPU also stores
-SpeechT5's linear layers in int8. Whisper is float32 in both, so the translated
-text never depends on the preset.
+SpeechT5's linear layers in int8 and, where the CPU computes bfloat16 natively,
+HiFi-GAN's convolutions in bfloat16. Whisper is float32 in both, so the translated
+text is the same in both; ``fastest`` is ``fast`` with Whisper's encoder in bfloat16
+(float16 on a GPU), which changes the text of some clips.
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ def load_tts(model: str | None = None, vocoder: str | None = None, device=None,
     device, int8 or not)."""
     device = pick_device(device)
     # int8 kernels are a CPU feature; elsewhere the speed layer runs in float32
-    int8 = settings.preset(preset) == "fast" and device.type == "cpu"
+    int8 = settings.preset(preset) != "exact" and device.type == "cpu"
     return _load_tts(settings.tts_model(model), settings.vocoder(vocoder), str(device), int8)
 
 
@@ -113,9 +115,11 @@ def _load_tts(model_id: str, vocoder_id: str, device: str, int8: bool = False) -
         vocoder = SpeechT5HifiGan.from_pretrained(vocoder_id, dtype=torch.float32)
     model = model.to(device).eval()
     if int8:
+        from .fast.bf16 import convolutions_to_bf16
         from .fast.int8 import checkpoint_file, quantise_int8
 
         model = quantise_int8(model, checkpoint_file(model_id))
+        convolutions_to_bf16(vocoder)
     return TTS(model, processor, vocoder.to(device).eval(), torch.device(device))
 
 

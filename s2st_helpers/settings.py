@@ -13,7 +13,7 @@ variable                  what it sets                                      defa
 ``S2ST_MT_MODEL``         text translation model of the three-stage design  ``facebook/nllb-200-distilled-600M``
 ``S2ST_MMS_MODEL``        MMS-TTS voice for every non-English target        ``facebook/mms-tts-<target>``
 ``S2ST_DEVICE``           ``cpu``, ``cuda``, ``cuda:N`` or ``mps``          CUDA, then MPS, then CPU
-``S2ST_PRESET``           ``exact`` (plain tier) or ``fast`` (speed layer)  ``fast``
+``S2ST_PRESET``           ``exact``, ``fast`` or ``fastest`` (06_speed)     ``fast``
 ``S2ST_MAXLENRATIO``      SpeechT5's length cap, per input token            ``10``
 ``S2ST_EVAL_DIR``         folder with a ``manifest.tsv`` for 05             the bundled clips
 ``S2ST_HIDE_SOLUTIONS``   ``1`` hides the exercises' solutions              shown
@@ -28,7 +28,7 @@ ASR_MODEL = "openai/whisper-base"
 TTS_MODEL = "microsoft/speecht5_tts"
 VOCODER = "microsoft/speecht5_hifigan"
 MT_MODEL = "facebook/nllb-200-distilled-600M"
-PRESETS = ("fast", "exact")
+PRESETS = ("fast", "exact", "fastest")
 MAXLENRATIO = 10.0  # upstream's 20 lets a voice that never stops run for minutes
 
 VARIABLES = {
@@ -38,7 +38,7 @@ VARIABLES = {
     "S2ST_MT_MODEL": "text translation model of the three-stage design",
     "S2ST_MMS_MODEL": "MMS-TTS voice for every non-English target",
     "S2ST_DEVICE": "cpu, cuda, cuda:N or mps",
-    "S2ST_PRESET": "exact (plain tier) or fast (speed layer)",
+    "S2ST_PRESET": "exact, fast or fastest (06_speed)",
     "S2ST_MAXLENRATIO": "SpeechT5's length cap, per input token",
     "S2ST_EVAL_DIR": "folder with a manifest.tsv for 05",
     "S2ST_HIDE_SOLUTIONS": "1 hides the exercises' solutions",

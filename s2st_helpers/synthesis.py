@@ -130,7 +130,7 @@ class SpeechOptions:
 
     ``threshold``: stop probability; ``minlenratio`` / ``maxlenratio``: least and most
     spectrogram frames per input token (``None``: ``S2ST_MAXLENRATIO``, else 10);
-    ``seed``: repeatable speech; ``preset``: "fast" or "exact" (``None``: ``S2ST_PRESET``,
+    ``seed``: repeatable speech; ``preset``: "fast", "exact" or "fastest" (``None``: ``S2ST_PRESET``,
     else "fast"). Checked when made, so a bad value fails before any model runs.
     """
 
@@ -206,7 +206,7 @@ def synthesise_stream(text: str, speaker=None, options: SpeechOptions | None = N
         chunk_options = dict(threshold=options.threshold, minlenratio=options.minlenratio,
                                   maxlenratio=_clamp_ratio(options.maxlenratio, ids.shape[1], tts.model.config))
         with torch.inference_mode():
-            if options.preset == "fast":
+            if options.preset != "exact":
                 from .fast.speecht5_steps import speech_blocks
 
                 blocks = speech_blocks(tts.model, tts.vocoder, ids, embedding, **chunk_options)

@@ -138,10 +138,12 @@ def test_preset_names(monkeypatch):
 
 @pytest.fixture
 def float32_fast(tiny, monkeypatch):
-    """The speed layer without int8 (as on a GPU), to compare its loops alone."""
+    """The speed layer without int8 or bfloat16 (as on a GPU), to compare its loops alone."""
+    import s2st_helpers.fast.bf16 as bf16
     import s2st_helpers.fast.int8 as int8
 
     monkeypatch.setattr(int8, "quantise_int8", lambda model, checkpoint=None: model)
+    monkeypatch.setattr(bf16, "convolutions_to_bf16", lambda vocoder: False)
     clear_cache()
     yield
     clear_cache()

@@ -5,11 +5,14 @@ sends :func:`~s2st_helpers.translate` and :func:`~s2st_helpers.synthesise` throu
 here; ``preset="exact"`` runs the plain tier (:mod:`s2st_helpers.translation`,
 :mod:`s2st_helpers.synthesis`), which reads like the notebooks. The tests hold the
 two equal: the same text token for token, and speech equal to ``generate_speech``'s
-(float32) or within 25 dB SNR of it (int8).
+(float32) or within 25 dB SNR of it (int8, bfloat16 HiFi-GAN). ``preset="fastest"``
+adds the one lever that changes the text: Whisper's encoder in bfloat16.
 
 * :mod:`.whisper_steps`: Whisper's encoder once per clip; its beam search (the beams as one
   batch) and greedy loop written out.
 * :mod:`.speecht5_steps`: SpeechT5's decoder loop written out, yielding audio in blocks.
 * :mod:`.hifigan_stream`: HiFi-GAN fed block by block, keeping its state.
 * :mod:`.int8`: SpeechT5's linear layers in int8 on a CPU.
+* :mod:`.bf16`: bfloat16 where the processor computes it natively: HiFi-GAN's
+  convolutions, and under ``fastest`` Whisper's encoder.
 """

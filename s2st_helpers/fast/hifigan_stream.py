@@ -111,7 +111,8 @@ class StreamingHifiGan:
         v = self.vocoder
         if v.config.normalize_before:
             spectrogram = (spectrogram - v.mean) / v.scale
-        hidden = self.pre(spectrogram.T.unsqueeze(0), final)
+        dtype = v.conv_pre.weight.dtype  # bfloat16 where fast.bf16 stored it so
+        hidden = self.pre(spectrogram.T.unsqueeze(0).to(dtype), final)
         for upsample, blocks, pending in zip(self.upsamplers, self.stages, self.pending):
             hidden = upsample(F.leaky_relu(hidden, v.config.leaky_relu_slope), final)
             branches = []
@@ -125,5 +126,5 @@ class StreamingHifiGan:
             for j, b in enumerate(branches):
                 pending[j] = b[..., n:]
             hidden = total / len(blocks)
-        hidden = torch.tanh(self.post(F.leaky_relu(hidden), final))
+        hidden = torch.tanh(self.post(F.leaky_relu(hidden), final).float())
         return hidden.reshape(-1)

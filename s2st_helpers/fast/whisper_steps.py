@@ -43,9 +43,15 @@ class WhisperDecoderSteps:
         self.tokens: list[int] = []
 
     @classmethod
-    def encode(cls, model, window: torch.Tensor) -> "WhisperDecoderSteps":
-        """Run the encoder on one 30 s window of features, once, and start here."""
+    def encode(cls, model, window: torch.Tensor, low_precision: bool = False) -> "WhisperDecoderSteps":
+        """Run the encoder on one 30 s window of features, once, and start here;
+        ``low_precision``: in bfloat16 or float16 where the device computes it
+        natively (:func:`s2st_helpers.fast.bf16.encode`)."""
         with torch.inference_mode():
+            if low_precision:
+                from .bf16 import encode
+
+                return cls(model, encode(model, window))
             return cls(model, model.get_encoder()(window).last_hidden_state)
 
     def _split(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, H*D) -> (B, H, T, D)
