@@ -34,13 +34,30 @@ def test_benchmark_prints_both_paths(tiny, tmp_path, monkeypatch):
     assert run.returncode == 0, run.stderr[-3000:]
     out = run.stdout
     for line in ("translate (s)", "first audio (s)", "peak RSS MB", "end to end:", "tutorial says:",
-                 "speed layer's text identical to the plain tier's: 8/8 clips", "BLEU, 7 clips",
-                 "exact preset vs generate_speech", "fast preset vs generate_speech"):
+                 "speed layer (fast): text identical to the plain tier's on 8/8 clips", "BLEU, 7 clips",
+                 "exact preset vs generate_speech", "fast preset vs generate_speech", "targets (CPU):",
+                 "end to end, tutorial / workbook", "synthesis of the same sentence", "first audio / tutorial's total",
+                 "peak memory, workbook / tutorial", "both say the same sentence"):
         assert line in out, out
+    assert "fastest" not in out
     result = json.loads(raw.read_text())
     assert [len(result["runs"][k]) for k in ("tutorial", "workbook")] == [2, 2]
     assert all(r["first audio"] <= r["total"] for r in result["runs"]["workbook"])
     assert set(result["memory"]) == {"tutorial", "workbook"} and min(result["memory"].values()) > 50
+
+
+def test_benchmark_of_fastest_checks_its_bleu(tiny, tmp_path, monkeypatch):
+    roomy_tts(tiny, tmp_path, monkeypatch)
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "cascade_speed.py"), "--reps", "1", "--maxlenratio", "2",
+         "--clip", str(SAMPLES / "it_001.wav"), "--no-memory", "--preset", "fastest", "--quality", str(SAMPLES)],
+        capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = run.stdout
+    for line in ("preset fastest", "speed layer (fastest): text identical to the plain tier's on",
+                 "BLEU, 7 clips with references, speed layer (fastest)", "fastest's BLEU no lower than the plain tier's"):
+        assert line in out, out
+    assert "peak memory, workbook / tutorial" not in out
 
 
 def test_benchmark_refuses_bad_options(tiny):
