@@ -10,7 +10,8 @@ HiFi-GAN speak it with a speaker x-vector. One module per notebook topic:
 * ``cascade`` (03_speech_to_speech)
 * ``demo``, ``recorder`` (04_demo)
 * ``evaluation`` (05_evaluation)
-* ``fast`` (06_speed): the speed layer that ``preset="fast"`` selects
+* ``fast`` (06_speed): the speed layer that ``preset="fast"`` selects (and
+  ``preset="fastest"``, which adds the one lever that changes the text)
 * ``languages``, ``three_stage`` (07_three_stage): ASR + MT + TTS, and speech in
   other languages than English
 
