@@ -2,7 +2,8 @@
 
 Introduced in ``06_speed``. Each decoder step reads every weight once for a single
 frame, so the step waits on memory, not arithmetic: a quarter of the bytes roughly
-halves it. Convolutions (postnet, HiFi-GAN) stay in float32.
+halves it. The convolutions are not touched here (HiFi-GAN's go to bfloat16 where the
+CPU computes it natively: :mod:`s2st_helpers.fast.bf16`).
 
 Memory: ``from_pretrained`` maps the checkpoint file and reads a weight only when it
 is first used. Quantising the loaded model would read every float32 weight, and the
