@@ -103,12 +103,12 @@ def translate_details(audio, *, sampling_rate: int | None = None, model: str | N
 
     features = whisper_features(asr, waveform)
     window = features["input_features"]
-    steps = None
-    if settings.preset(preset) != "exact":
+    steps, preset = None, settings.preset(preset)
+    if preset != "exact":
         from .fast.whisper_steps import WhisperDecoderSteps, generate_short
 
         # the first step and the decoding share one encoding (in bfloat16 under "fastest")
-        steps = WhisperDecoderSteps.encode(asr.model, window, settings.preset(preset) == "fastest")
+        steps = WhisperDecoderSteps.encode(asr.model, window, preset == "fastest")
         logits = steps.feed([asr.model.generation_config.decoder_start_token_id])
     else:
         logits = first_step_logits(asr, window)

@@ -58,7 +58,7 @@ class WhisperDecoderSteps:
         return x.view(x.shape[0], -1, self.heads, self.head_dim).transpose(1, 2)
 
     def _attend(self, attn, hidden, keys, values, linear=None) -> torch.Tensor:
-        linear = linear or (lambda layer, x: layer(x))
+        linear = linear or _module
         query = self._split(linear(attn.q_proj, hidden) * attn.scaling)  # scaled first, as upstream does
         out = F.scaled_dot_product_attention(query, keys, values, scale=1.0)
         return linear(attn.out_proj, out.transpose(1, 2).reshape(hidden.shape))
@@ -161,6 +161,10 @@ class WhisperBeamSteps:
             hidden = hidden + layer.fc2(layer.activation_fn(ff))
         self.length += 1
         return _linear(steps.model.proj_out, decoder.layer_norm(hidden)[:, -1]).float()
+
+
+def _module(layer: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    return layer(x)
 
 
 def _linear(layer: torch.nn.Linear, x: torch.Tensor) -> torch.Tensor:
