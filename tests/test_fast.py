@@ -249,3 +249,91 @@ def test_int8_falls_back_to_the_models_weights_when_the_file_differs(tiny_paths,
     got, want = _int8_weights(_int8_from(path, other)), _int8_weights(_int8_from(path, None))
     for key in got:
         assert torch.equal(got[key], want[key]), key
+
+
+@pytest.fixture
+def fixed_shape_step(exact, monkeypatch):
+    """The CUDA graph's step (cuda_graph.py), run eagerly on the CPU in place of the loop."""
+    from s2st_helpers.fast import cuda_graph, speecht5_steps
+
+    static = cuda_graph.StaticSpeechT5Step(exact.model)
+
+    def use_static(model, memory, capacity):
+        assert model is exact.model and static.fits(memory, capacity)
+        assert static.busy.acquire(blocking=False)
+        return static
+
+    monkeypatch.setattr(speecht5_steps, "_graphed", use_static)
+    return static
+
+
+def test_fixed_shape_step_gives_generate_speechs_output(exact, fixed_shape_step):
+    """Masked full-length caches instead of growing ones: the same speech, for one
+    sentence and for the next one on the same buffers (a longer text, then a shorter)."""
+    speaker = torch.randn(1, 512)
+    for text in ("A sentence long enough for several blocks.", "Short one."):
+        ids = ids_for(exact, text)
+        want = reference(exact, ids, speaker, seed=11, maxlenratio=6.0)
+        got = torch.cat(streamed(exact, ids, speaker, seed=11, maxlenratio=6.0))
+        assert got.shape == want.shape
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5 * float(want.abs().max()))
+    assert not fixed_shape_step.busy.locked()  # released when the sentence ends
+
+
+def test_fixed_shape_step_stops_where_upstream_stops(exact, fixed_shape_step):
+    model = exact.model
+    bias = model.speech_decoder_postnet.prob_out.bias
+    saved = bias.detach().clone()
+    try:
+        with torch.no_grad():
+            bias.fill_(20.0)
+        ids, speaker = ids_for(exact, "Stop early please."), torch.randn(1, 512)
+        want = reference(exact, ids, speaker, seed=2, minlenratio=1.0, maxlenratio=5.0)
+        got = torch.cat(streamed(exact, ids, speaker, seed=2, minlenratio=1.0, maxlenratio=5.0))
+    finally:
+        with torch.no_grad():
+            bias.copy_(saved)
+    assert got.shape == want.shape
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5 * float(want.abs().max()))
+
+
+def test_fixed_shape_step_is_released_when_the_stream_is_dropped(exact, fixed_shape_step):
+    blocks = speech_blocks(exact.model, exact.vocoder, ids_for(exact, "A sentence long enough for several blocks."),
+                           torch.randn(1, 512), maxlenratio=6.0, first_block=2)
+    next(blocks)
+    assert fixed_shape_step.busy.locked()
+    blocks.close()
+    assert not fixed_shape_step.busy.locked()
+
+
+def test_no_cuda_graph_off_the_gpu(exact, monkeypatch):
+    from s2st_helpers.fast import speecht5_steps
+
+    memory = torch.zeros(1, 5, exact.model.config.hidden_size)
+    assert speecht5_steps._graphed(exact.model, memory, 10) is None
+
+
+def test_a_recording_that_fails_leaves_the_eager_loop(exact, monkeypatch):
+    from s2st_helpers.fast import cuda_graph
+
+    def fail(self):
+        raise RuntimeError("capture refused")
+
+    monkeypatch.setattr(cuda_graph.StaticSpeechT5Step, "record", fail)
+    model = copy.deepcopy(exact.model)
+    with pytest.warns(UserWarning, match="capture refused"):
+        assert cuda_graph.graphed_step(model) is None
+    assert cuda_graph.graphed_step(model) is None  # not tried again
+
+
+def test_a_graph_in_use_is_not_shared(exact, monkeypatch):
+    from s2st_helpers.fast import cuda_graph
+
+    monkeypatch.setattr(cuda_graph.StaticSpeechT5Step, "record", lambda self: setattr(self, "graph", "recorded"))
+    model = copy.deepcopy(exact.model)
+    first = cuda_graph.graphed_step(model)
+    assert first is not None and first.graph == "recorded"
+    assert cuda_graph.graphed_step(model) is None  # a second caller runs the eager loop
+    first.busy.release()
+    assert cuda_graph.graphed_step(model) is first
+    first.busy.release()

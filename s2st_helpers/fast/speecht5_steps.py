@@ -39,6 +39,7 @@ VOCODER_LAG = 24  # frames HiFi-GAN needs beyond the last sample it can complete
 FIRST_BLOCK_DEFAULT = 16  # frames (~0.26 s of audio) in the first block
 FIRST_BLOCK = FIRST_BLOCK_DEFAULT  # 06's exercise changes it
 MAX_BLOCK = 64  # frames handed to HiFi-GAN at a time, at most
+CUDA_GRAPHS = True  # on a GPU, replay the step as a CUDA graph (cuda_graph.py); off: the eager loop
 
 
 def speech_blocks(model, vocoder, input_ids: torch.Tensor, speaker: torch.Tensor, *,
@@ -61,34 +62,75 @@ def speech_blocks(model, vocoder, input_ids: torch.Tensor, speaker: torch.Tensor
     speaker = F.normalize(speaker).unsqueeze(1)  # as the prenet does, once
     if bool((mask == 0).any()):
         raise ValueError("speech_blocks takes one unpadded text at a time")
-    decoder = SpeechT5DecoderSteps(model.speecht5.decoder.wrapped_decoder, memory, maxlen + 1)
     postnet = model.speech_decoder_postnet
+    graphed = _graphed(model, memory, maxlen + 1)
+    steps = graphed or EagerStep(model, memory, maxlen + 1)
 
     frames: list[torch.Tensor] = []  # (r, n_mels) per step, before the postnet
-    last = memory.new_zeros(1, 1, n_mels)  # upstream starts from an all-zero frame
     voice = StreamingHifiGan(vocoder) if vocoder is not None else None
     done, step, growth = 0, 0, first_block
     block = first_block + (VOCODER_LAG if voice else 0)  # so the first block sounds ~first_block frames
-    while True:
-        step += 1
-        hidden = _prenet_last(model.speecht5.decoder.prenet, last, step, speaker)
-        state = decoder(hidden).view(1, -1)
-        spectrum = postnet.feat_out(state).view(r, n_mels)
-        frames.append(spectrum)
-        last = spectrum[-1].view(1, 1, n_mels)
-        finished = step >= minlen and (step >= maxlen or
-                                       torch.sigmoid(postnet.prob_out(state)).sum() >= threshold)
-        ready = len(frames) * r - POSTNET_CONTEXT  # frames the postnet can finish now
-        if finished or ready >= done + block:
-            mel = torch.cat(frames)
-            end = len(mel) if finished else ready
-            out = _finish(postnet, voice, mel, done, end, finished)
-            done, growth = end, min(2 * growth, MAX_BLOCK)
-            block = growth
-            if out.numel():
-                yield out
-        if finished:
-            return
+    try:
+        steps.start(memory, speaker)
+        while True:
+            step += 1
+            spectrum = steps.step(step)
+            frames.append(spectrum)
+            finished = step >= minlen and (step >= maxlen or steps.stop_probability() >= threshold)
+            ready = len(frames) * r - POSTNET_CONTEXT  # frames the postnet can finish now
+            if finished or ready >= done + block:
+                mel = torch.cat(frames)
+                end = len(mel) if finished else ready
+                out = _finish(postnet, voice, mel, done, end, finished)
+                done, growth = end, min(2 * growth, MAX_BLOCK)
+                block = growth
+                if out.numel():
+                    yield out
+            if finished:
+                return
+    finally:
+        if graphed is not None:
+            graphed.busy.release()
+
+
+def _graphed(model, memory: torch.Tensor, capacity: int):
+    """The CUDA-graph step (:mod:`s2st_helpers.fast.cuda_graph`) where it applies:
+    on a GPU, unless ``CUDA_GRAPHS`` is off, the step is free and the sentence fits."""
+    if not CUDA_GRAPHS or memory.device.type != "cuda":
+        return None
+    from .cuda_graph import graphed_step
+
+    graphed = graphed_step(model)
+    if graphed is not None and not graphed.fits(memory, capacity):
+        graphed.busy.release()
+        return None
+    return graphed
+
+
+class EagerStep:
+    """One decoder step as the plain loop makes it: the prenet on the newest frame,
+    then :class:`SpeechT5DecoderSteps`. Same interface as
+    :class:`s2st_helpers.fast.cuda_graph.StaticSpeechT5Step`."""
+
+    def __init__(self, model, memory: torch.Tensor, capacity: int):
+        self.prenet, self.postnet = model.speecht5.decoder.prenet, model.speech_decoder_postnet
+        self.decoder = SpeechT5DecoderSteps(model.speecht5.decoder.wrapped_decoder, memory, capacity)
+        self.r, self.n_mels = model.config.reduction_factor, model.config.num_mel_bins
+
+    def start(self, memory: torch.Tensor, speaker: torch.Tensor) -> None:
+        self.speaker = speaker
+        self.last = memory.new_zeros(1, 1, self.n_mels)  # upstream starts from an all-zero frame
+
+    def step(self, step: int) -> torch.Tensor:
+        """The spectrum (r, n_mels) of decoder step ``step`` (1-based)."""
+        hidden = _prenet_last(self.prenet, self.last, step, self.speaker)
+        self.state = self.decoder(hidden).view(1, -1)
+        spectrum = self.postnet.feat_out(self.state).view(self.r, self.n_mels)
+        self.last = spectrum[-1].view(1, 1, self.n_mels)
+        return spectrum
+
+    def stop_probability(self) -> torch.Tensor:
+        return torch.sigmoid(self.postnet.prob_out(self.state)).sum()
 
 
 def _finish(postnet, voice, mel: torch.Tensor, start: int, end: int, final: bool) -> torch.Tensor:
@@ -150,16 +192,21 @@ def _prenet_last(prenet, last: torch.Tensor, step: int, speaker: torch.Tensor) -
     hidden = last
     for layer in prenet.layers:
         hidden = F.relu(layer(hidden))
-        if hidden.device.type == "cpu" and _bernoulli_is_uniform():
-            keep = torch.rand(step, hidden.size(-1), dtype=torch.float64)[-1] < p
-        else:
-            keep = torch.bernoulli(hidden.new_empty(step, hidden.size(-1)), p=p)[-1] == 1
-        hidden = torch.where(keep, hidden, 0) * 1 / (1 - p)
+        hidden = torch.where(dropout_keep(step, hidden.size(-1), p, hidden), hidden, 0) * 1 / (1 - p)
     hidden = prenet.final_layer(hidden)
     positions = prenet.encode_positions
     hidden = positions.dropout(hidden + positions.alpha * positions.pe[:, step - 1:step])
     hidden = torch.cat([hidden, speaker], dim=-1)
     return F.relu(prenet.speaker_embeds_layer(hidden))
+
+
+def dropout_keep(step: int, width: int, p: float, like: torch.Tensor) -> torch.Tensor:
+    """Which of ``width`` units the prenet's dropout (probability ``p``) keeps for the
+    newest of ``step`` frames: the last row of the mask upstream draws for all of them
+    (bool, shape (width,), on ``like``'s device)."""
+    if like.device.type == "cpu" and _bernoulli_is_uniform():
+        return torch.rand(step, width, dtype=torch.float64)[-1] < p
+    return torch.bernoulli(like.new_empty(step, width), p=p)[-1] == 1
 
 
 @functools.cache
