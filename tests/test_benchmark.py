@@ -35,7 +35,7 @@ def test_benchmark_prints_both_paths(tiny, tmp_path, monkeypatch):
     out = run.stdout
     for line in ("translate (s)", "first audio (s)", "peak RSS MB", "end to end:", "tutorial says:",
                  "speed layer (fast): text identical to the plain tier's on 8/8 clips", "BLEU, 7 clips",
-                 "exact preset vs generate_speech", "fast preset vs generate_speech", "targets (CPU):",
+                 "exact preset vs generate_speech", "fast preset vs generate_speech", "targets (CPU, cpu):",
                  "end to end, tutorial / workbook", "synthesis of the same sentence", "first audio / tutorial's total",
                  "peak memory, workbook / tutorial", "both say the same sentence"):
         assert line in out, out
@@ -88,3 +88,20 @@ def test_beam_search_benchmark(tiny):
     assert run.returncode == 0, run.stderr[-3000:]
     assert "beam-5 text of the speed layer = the plain tier's on 8 of 8 clips" in run.stdout, run.stdout
     assert "beam 5 / greedy on the speed layer:" in run.stdout
+
+
+def test_gpu_targets_are_the_gpu_ones():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import cascade_speed
+    finally:
+        sys.path.pop(0)
+    tutorial = {"total": 1.0, "synthesise": 0.7}
+    workbook = {"total": 0.08, "translate": 0.05, "first audio": 0.07}
+    lines = cascade_speed.targets_table(tutorial, workbook, 0.1, {"tutorial": 900, "workbook": 950}, True, "cuda:0")
+    text = " ".join(" ".join(lines).split())
+    assert lines[0] == "targets (GPU, cuda:0):"
+    assert "tutorial / workbook 12.50x >= 10x met" in text
+    assert "first audio after Whisper finishes 20.00ms <= 60ms met" in text
+    assert "synthesis of the same sentence" not in text
+    assert "peak memory, workbook / tutorial 1.06 <= 1 NOT MET" in text

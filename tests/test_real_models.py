@@ -197,7 +197,8 @@ def test_fastest_keeps_english_and_bleu(real):
     import torch
 
     from s2st_helpers.evaluation import bleu
-    from s2st_helpers.fast.bf16 import native_bf16
+    from s2st_helpers.fast.bf16 import encoder_dtype
+    from s2st_helpers.models import load_asr
 
     texts = {"exact": [], "fastest": []}
     rows = manifest()
@@ -212,8 +213,9 @@ def test_fastest_keeps_english_and_bleu(real):
     scored = [i for i, r in enumerate(rows) if r.get("english")]
     refs = [rows[i]["english"] for i in scored]
     scores = {preset: bleu([hyps[i] for i in scored], refs) for preset, hyps in texts.items()}
-    print(f"native bfloat16: {native_bf16()}; clips whose text differs: {differ}; BLEU {scores}")
-    if not native_bf16():
+    dtype = encoder_dtype(load_asr().device)
+    print(f"encoder in {dtype}; clips whose text differs: {differ}; BLEU {scores}")
+    if dtype == torch.float32:
         assert not differ  # fastest is fast there
     assert len(differ) <= 3, differ  # 3 of 27 when measured (nl_002, nl_012, pt_001)
     assert scores["fastest"] >= scores["exact"]
@@ -268,12 +270,12 @@ def test_full_size_fast_tier_matches_plain_tier(real):
     want = synthesise(text, maxlenratio=4.0, seed=0, preset="exact")  # the plain tier: generate_speech
     fast = synthesise(text, maxlenratio=4.0, seed=0, preset="fast")
     exact = load_tts(preset="exact")
-    ids = exact.processor(text=text, return_tensors="pt").input_ids
+    ids = exact.processor(text=text, return_tensors="pt").input_ids.to(exact.device)
     torch.manual_seed(0)
     with torch.inference_mode():
-        blocks = speech_blocks(exact.model, exact.vocoder, ids, torch.from_numpy(load_speaker("slt"))[None],
-                               maxlenratio=4.0)
-        loop = torch.cat(list(blocks)).numpy()
+        blocks = speech_blocks(exact.model, exact.vocoder, ids,
+                               torch.from_numpy(load_speaker("slt"))[None].to(exact.device), maxlenratio=4.0)
+        loop = torch.cat(list(blocks)).cpu().numpy()
     print(f"float32 loop {snr_db(loop, want):.1f} dB, fast preset {snr_db(fast, want):.1f} dB SNR")
     assert snr_db(loop, want) > 80
     assert snr_db(fast, want) > 25
