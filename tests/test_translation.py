@@ -241,3 +241,53 @@ def test_written_out_beam_search_is_generates(tiny, speech, num_beams, cap):
             theirs = asr.model.generate(**features, language="fr", task="translate", num_beams=num_beams,
                                         max_new_tokens=cap, temperature=0.0)
         assert mine.tolist() == theirs.tolist()
+
+
+@pytest.fixture
+def fixed_shape_beams(monkeypatch):
+    """The CUDA graph's beam step (cuda_graph.py), run eagerly on the CPU in place of
+    WhisperBeamSteps: what a GPU replays."""
+    from s2st_helpers.fast import cuda_graph, whisper_steps
+
+    made = []
+
+    def use_static(steps, num_beams):
+        static = cuda_graph.StaticWhisperBeams(steps.model, num_beams)
+        assert static.fits(steps) and static.busy.acquire(blocking=False)
+        made.append(static)
+        return static
+
+    monkeypatch.setattr(whisper_steps, "_graphed_beams", use_static)
+    return made
+
+
+@pytest.mark.parametrize("num_beams", [2, 5])
+@pytest.mark.parametrize("cap", [3, 60])
+def test_fixed_shape_beam_step_is_generates(tiny, speech, num_beams, cap, fixed_shape_beams):
+    """Masked full-length caches and the reorder inside the step: still generate's
+    tokens, token for token."""
+    from s2st_helpers.fast.whisper_steps import WhisperDecoderSteps, beam_search
+    from s2st_helpers.translation import whisper_features
+
+    asr = load_asr()
+    config = asr.model.generation_config
+    for audio in (speech, speech[::-1].copy() * 0.5, np.roll(speech, 7000)):
+        features = whisper_features(asr, audio)
+        steps = WhisperDecoderSteps.encode(asr.model, features["input_features"])
+        prompt = [config.decoder_start_token_id, config.lang_to_id["<|fr|>"], config.task_to_id["translate"],
+                  config.no_timestamps_token_id]
+        mine = beam_search(steps, prompt, cap, num_beams)
+        with torch.inference_mode():
+            theirs = asr.model.generate(**features, language="fr", task="translate", num_beams=num_beams,
+                                        max_new_tokens=cap, temperature=0.0)
+        assert mine.tolist() == theirs.tolist()
+    assert len(fixed_shape_beams) == 3 and not any(s.busy.locked() for s in fixed_shape_beams)
+
+
+def test_no_beam_graph_off_the_gpu(tiny, speech):
+    from s2st_helpers.fast import whisper_steps
+    from s2st_helpers.translation import whisper_features
+
+    asr = load_asr()
+    steps = whisper_steps.WhisperDecoderSteps.encode(asr.model, whisper_features(asr, speech)["input_features"])
+    assert whisper_steps._graphed_beams(steps, 5) is None

@@ -1,36 +1,49 @@
-"""SpeechT5's decoder step on buffers of fixed shape, replayed as a CUDA graph.
+"""The decoder steps of SpeechT5 and of Whisper's beam search on buffers of fixed
+shape, replayed as CUDA graphs.
 
-Introduced in ``06_speed``. On a GPU one decoder step is ~200 small kernels, and
-launching them from Python takes longer than running them: the loop is bound by
-launches, not arithmetic. A CUDA graph records the step's kernels once and replays
-them with one launch. A graph replays fixed shapes at fixed addresses, so here:
+Introduced in ``06_speed``. On a GPU one decoder step is ~150-200 small kernels, and
+launching them from Python takes longer than running them: the loops are bound by
+launches, not arithmetic. A CUDA graph records a step's kernels once and replays them
+with one launch. A graph replays fixed shapes at fixed addresses, so here:
 
-* the self-attention cache holds every position SpeechT5 allows, and the positions
+* the self-attention cache holds every position the model allows, and the positions
   not made yet are masked (they add exactly zero to the softmax);
-* the encoder's keys and values sit in buffers as long as the longest text, masked
-  past the text;
-* the step number lives in a tensor on the GPU, and the step advances it itself.
+* the encoder's keys and values sit in fixed buffers (SpeechT5's as long as the
+  longest text, masked past the text);
+* the step number lives in a tensor on the GPU, and the step advances it itself;
+* Whisper's beams are reordered inside the graph, from a tensor of parents.
 
-The prenet's dropout masks are drawn outside the graph, exactly as
+SpeechT5's prenet dropout masks are drawn outside the graph, exactly as
 :func:`s2st_helpers.fast.speecht5_steps.speech_blocks` draws them, so a seed gives the
-same masks as ``generate_speech``. The graph is recorded once per model, on first use.
-On a CPU the same step runs eagerly (the tests check it against the plain loop there).
+same masks as ``generate_speech``. Each graph is recorded once per model (and number
+of beams), on first use. On a CPU the same steps run eagerly: the tests check them
+there against the loops they replace.
 """
 
 from __future__ import annotations
 
 import threading
 import warnings
-import weakref
 
 import torch
 import torch.nn.functional as F
 
 from .speecht5_steps import dropout_keep
+from .whisper_steps import _linear
 
-_graphs: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_failed: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # models whose recording failed
 _graphs_lock = threading.Lock()
+_FAILED = "recording failed"
+
+
+class _Graphs(dict):
+    """A model's recorded steps. A copy or a pickle of the model starts without them
+    (they hold the original's buffers, and a lock)."""
+
+    def __deepcopy__(self, memo):
+        return _Graphs()
+
+    def __reduce__(self):
+        return _Graphs, ()
 
 
 class StaticSpeechT5Step:
@@ -102,27 +115,16 @@ class StaticSpeechT5Step:
 
     @torch.inference_mode()
     def record(self) -> None:
-        """Record the step as a CUDA graph (after a warm-up on a side stream, as
-        PyTorch's documentation asks); the next ``start`` resets what the warm-up
-        changed."""
-        stream = torch.cuda.Stream(self.keys.device)
-        stream.wait_stream(torch.cuda.current_stream(self.keys.device))
-        with torch.cuda.stream(stream):
-            for _ in range(2):
-                self._compute()
-        torch.cuda.current_stream(self.keys.device).wait_stream(stream)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            self._compute()
-        self.graph = graph
+        _record(self)
 
     def _split(self, x: torch.Tensor) -> torch.Tensor:  # (1, T, H*D) -> (H, T, D)
         return x.view(-1, self.heads, self.head_dim).transpose(0, 1)
 
     def _attend(self, attn, query_in, keys, values, bias) -> torch.Tensor:
+        # one fused kernel where the eager loop launches four (two products, the mask, the softmax)
         query = self._split(attn.q_proj(query_in) * attn.scaling)
-        weights = (torch.bmm(query, keys.transpose(1, 2)) + bias).softmax(dim=-1)
-        return attn.out_proj(torch.bmm(weights, values).transpose(0, 1).reshape(query_in.shape))
+        out = F.scaled_dot_product_attention(query, keys, values, attn_mask=bias.view(1, -1), scale=1.0)
+        return attn.out_proj(out.transpose(0, 1).reshape(query_in.shape))
 
     def _compute(self) -> None:
         """The step itself: only fixed-shape operations on this object's buffers."""
@@ -154,26 +156,146 @@ class StaticSpeechT5Step:
         self.position.add_(1)
 
 
+class StaticWhisperBeams:
+    """Whisper's decoder for ``num_beams`` beams, one step at a time, on fixed
+    buffers: the interface of :class:`s2st_helpers.fast.whisper_steps.WhisperBeamSteps`
+    (``reorder``, then ``step``), with ``start`` loading a window's state."""
+
+    @torch.inference_mode()
+    def __init__(self, model, num_beams: int):
+        decoder = model.model.decoder
+        self.model, self.decoder, self.layers = model, decoder, list(decoder.layers)
+        attn = self.layers[0].self_attn
+        self.heads, self.head_dim, self.beams = attn.num_heads, attn.head_dim, num_beams
+        config = model.config
+        weight = decoder.embed_tokens.weight
+        zeros = dict(device=weight.device, dtype=weight.dtype)
+        n = len(self.layers)
+        self.keys = torch.zeros(n, num_beams, self.heads, config.max_target_positions, self.head_dim, **zeros)
+        self.values = torch.zeros_like(self.keys)
+        self.cross_keys = torch.zeros(n, 1, self.heads, config.max_source_positions, self.head_dim, **zeros)
+        self.cross_values = torch.zeros_like(self.cross_keys)
+        self.slots = torch.arange(config.max_target_positions, device=weight.device)
+        self.position = torch.zeros(1, dtype=torch.long, device=weight.device)
+        self.tokens = torch.zeros(num_beams, dtype=torch.long, device=weight.device)
+        self.parents = torch.arange(num_beams, device=weight.device)
+        self.logits = torch.zeros(num_beams, config.vocab_size, device=weight.device)
+        self.graph = None
+        self.busy = threading.Lock()
+
+    def fits(self, steps) -> bool:
+        return steps.cross[0][0].shape == self.cross_keys[0].shape
+
+    @torch.inference_mode()
+    def start(self, steps) -> None:
+        """Continue from ``steps`` (a WhisperDecoderSteps after the prompt): every beam
+        holds the prompt's cache."""
+        n = len(steps.tokens)
+        for i, (keys, values) in enumerate(steps.cross):
+            self.cross_keys[i].copy_(keys)
+            self.cross_values[i].copy_(values)
+        self.keys[:, :, :, :n] = steps.keys[:, :, :, :n]
+        self.values[:, :, :, :n] = steps.values[:, :, :, :n]
+        self.position.fill_(n)
+        self.parents.copy_(torch.arange(self.beams, device=self.parents.device))
+
+    def reorder(self, parents: torch.Tensor) -> None:
+        """Beam b continues beam ``parents[b]`` (applied at the next step)."""
+        self.parents.copy_(parents)
+
+    @torch.inference_mode()
+    def step(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Feed one token per beam; returns the next-token logits (B, vocab), a copy."""
+        self.tokens.copy_(tokens)
+        if self.graph is not None:
+            self.graph.replay()
+        else:
+            self._compute()
+        return self.logits.clone()
+
+    @torch.inference_mode()
+    def record(self) -> None:
+        _record(self)
+
+    def _split(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, H*D) -> (B, H, T, D)
+        return x.view(x.shape[0], -1, self.heads, self.head_dim).transpose(1, 2)
+
+    def _attend(self, attn, hidden, keys, values, bias=None) -> torch.Tensor:
+        query = self._split(_linear(attn.q_proj, hidden) * attn.scaling)
+        out = F.scaled_dot_product_attention(query, keys, values, attn_mask=bias, scale=1.0)
+        return _linear(attn.out_proj, out.transpose(1, 2).reshape(hidden.shape))
+
+    def _compute(self) -> None:
+        """The step: reorder the caches, then the decoder's arithmetic as
+        WhisperBeamSteps.step does it, over the masked full-length cache."""
+        self.keys.copy_(self.keys.index_select(1, self.parents))
+        self.values.copy_(self.values.index_select(1, self.parents))
+        decoder, beams = self.decoder, self.beams
+        hidden = decoder.embed_tokens(self.tokens[:, None]) + decoder.embed_positions.weight.index_select(
+            0, self.position)
+        bias = torch.where(self.slots <= self.position, 0.0, -float("inf")).to(hidden.dtype).view(1, -1)
+        for i, layer in enumerate(self.layers):
+            attn, normed = layer.self_attn, layer.self_attn_layer_norm(hidden)
+            self.keys[i].index_copy_(2, self.position, _linear(attn.k_proj, normed).view(beams, self.heads, 1, -1))
+            self.values[i].index_copy_(2, self.position, _linear(attn.v_proj, normed).view(beams, self.heads, 1, -1))
+            hidden = hidden + self._attend(attn, normed, self.keys[i], self.values[i], bias)
+            normed = layer.encoder_attn_layer_norm(hidden).transpose(0, 1)  # the beams: one sequence of queries
+            hidden = hidden + self._attend(layer.encoder_attn, normed, self.cross_keys[i],
+                                           self.cross_values[i]).transpose(0, 1)
+            ff = _linear(layer.fc1, layer.final_layer_norm(hidden))
+            hidden = hidden + layer.fc2(layer.activation_fn(ff))
+        self.logits.copy_(_linear(self.model.proj_out, decoder.layer_norm(hidden)[:, -1]))
+        self.position.add_(1)
+
+
+def _record(static) -> None:
+    """Record ``static._compute`` as a CUDA graph, after a warm-up on a side stream
+    (as PyTorch's documentation asks); the next ``start`` resets what the warm-up
+    changed."""
+    device = static.keys.device
+    stream = torch.cuda.Stream(device)
+    stream.wait_stream(torch.cuda.current_stream(device))
+    with torch.cuda.stream(stream):
+        for _ in range(2):
+            static._compute()
+    torch.cuda.current_stream(device).wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        static._compute()
+    static.graph = graph
+
+
 def graphed_step(model) -> StaticSpeechT5Step | None:
-    """This model's recorded step, made on first use; None while another thread is
-    using it, or where recording failed (both callers then run the eager loop, and a
-    failure is reported once). Release it with ``step.busy.release()``."""
+    """SpeechT5's recorded step for this model (see :func:`_graphed`)."""
+    return _graphed(model, StaticSpeechT5Step, model)
+
+
+def graphed_beams(model, num_beams: int) -> StaticWhisperBeams | None:
+    """Whisper's recorded beam step for this model and number of beams."""
+    return _graphed(model, StaticWhisperBeams, model, num_beams, key=num_beams)
+
+
+def _graphed(model, make, *args, key=None):
+    """The recorded step of this kind for ``model``, made on first use; None while
+    another thread is using it, or where recording failed (the caller then runs the
+    eager loop; a failure is reported once). Release it with ``.busy.release()``."""
+    key = (make.__name__, key)
     with _graphs_lock:
-        if model in _failed:
+        # kept on the model itself, so they go when it goes (a cycle the collector frees)
+        mine = model.__dict__.setdefault("_s2st_cuda_graphs", _Graphs())
+        static = mine.get(key)
+        if static is _FAILED:
             return None
-        step = _graphs.get(model)
-        if step is None:
-            step = _graphs[model] = StaticSpeechT5Step(model)
-    if not step.busy.acquire(blocking=False):
+        if static is None:
+            static = mine[key] = make(*args)
+    if not static.busy.acquire(blocking=False):
         return None
-    if step.graph is None:
+    if static.graph is None:
         try:
-            step.record()
+            static.record()
         except RuntimeError as err:  # a GPU or driver that cannot capture: the eager loop still runs
-            warnings.warn(f"SpeechT5's CUDA graph could not be recorded ({err}); running the eager loop")
-            with _graphs_lock:
-                _failed[model] = True
-                _graphs.pop(model, None)
-            step.busy.release()
+            warnings.warn(f"{make.__name__}'s CUDA graph could not be recorded ({err}); running the eager loop")
+            mine[key] = _FAILED
+            static.busy.release()
             return None
-    return step
+    return static

@@ -24,6 +24,8 @@ from transformers.modeling_outputs import BaseModelOutput
 
 from ..translation import PROMPT_TOKENS
 
+CUDA_GRAPHS = True  # on a GPU, replay the beam step as a CUDA graph (cuda_graph.py); off: the eager loop
+
 
 class WhisperDecoderSteps:
     """Whisper's decoder over one encoded 30 s window, fed a token at a time."""
@@ -190,56 +192,77 @@ def beam_search(steps: WhisperDecoderSteps, prompt: list[int], max_new_tokens: i
     logits = steps.feed(prompt)
     vocab, start = logits.shape[-1], len(prompt)
     max_length = start + max_new_tokens
-    beams = WhisperBeamSteps(steps, num_beams, max_new_tokens)
-    logits = logits.expand(num_beams, -1)
-    keep = 2 * num_beams  # enough continuations for num_beams to go on when some end
-    top_mask = torch.arange(keep, device=logits.device) < num_beams
-    running: list[list[int]] = [[] for _ in range(num_beams)]
-    running_scores = torch.full((num_beams,), -1.0e9, device=logits.device)
-    running_scores[0] = 0.0  # all beams hold the prompt: only the first may go on
-    done: list[list[int] | None] = [None] * num_beams
-    done_scores = torch.full((num_beams,), -1.0e9, device=logits.device)
-    done_flags = torch.zeros(num_beams, dtype=torch.bool, device=logits.device)
-    improvable = True
-    length = start
-    while True:
-        log_probs = F.log_softmax(logits, dim=-1)  # the processors act on log-probabilities in beam search
-        log_probs[:, suppress.to(log_probs.device)] = -float("inf")
-        if length == start:
-            log_probs[:, at_begin.to(log_probs.device)] = -float("inf")
-        scores = (log_probs + running_scores[:, None]).reshape(1, -1)
-        top_scores, top_index = torch.topk(scores, k=keep)
-        top_scores, top_index = top_scores[0], top_index[0]
-        parents, tokens = top_index // vocab, top_index % vocab
-        candidates = [running[p] + [t] for p, t in zip(parents.tolist(), tokens.tolist())]
-        ends = (tokens == eos) | (length + 1 >= max_length)
+    graphed = _graphed_beams(steps, num_beams)
+    beams = graphed or WhisperBeamSteps(steps, num_beams, max_new_tokens)
+    try:
+        if graphed is not None:
+            graphed.start(steps)
+        logits = logits.expand(num_beams, -1)
+        keep = 2 * num_beams  # enough continuations for num_beams to go on when some end
+        top_mask = torch.arange(keep, device=logits.device) < num_beams
+        running: list[list[int]] = [[] for _ in range(num_beams)]
+        running_scores = torch.full((num_beams,), -1.0e9, device=logits.device)
+        running_scores[0] = 0.0  # all beams hold the prompt: only the first may go on
+        done: list[list[int] | None] = [None] * num_beams
+        done_scores = torch.full((num_beams,), -1.0e9, device=logits.device)
+        done_flags = torch.zeros(num_beams, dtype=torch.bool, device=logits.device)
+        improvable = True
+        length = start
+        while True:
+            log_probs = F.log_softmax(logits, dim=-1)  # the processors act on log-probabilities in beam search
+            log_probs[:, suppress.to(log_probs.device)] = -float("inf")
+            if length == start:
+                log_probs[:, at_begin.to(log_probs.device)] = -float("inf")
+            scores = (log_probs + running_scores[:, None]).reshape(1, -1)
+            top_scores, top_index = torch.topk(scores, k=keep)
+            top_scores, top_index = top_scores[0], top_index[0]
+            parents, tokens = top_index // vocab, top_index % vocab
+            candidates = [running[p] + [t] for p, t in zip(parents.tolist(), tokens.tolist())]
+            ends = (tokens == eos) | (length + 1 >= max_length)
 
-        # the beams that go on: the best continuations that did not end
-        going_scores = top_scores + ends.to(torch.float32) * -1.0e9
-        going = torch.topk(going_scores, k=num_beams)[1]
-        # the hypotheses kept: the best num_beams by length-normalised score, old or new
-        finished = top_scores / ((length + 1 - start) ** length_penalty)
-        finished += float(not improvable) * -1.0e9
-        finished += (~(ends & top_mask)) * -1.0e9
-        merged = torch.topk(torch.cat((done_scores, finished)), k=num_beams)[1].tolist()
-        pool = done + candidates
-        flags = torch.cat((done_flags, ends & top_mask))
-        done_scores = torch.cat((done_scores, finished))[merged]
-        done, done_flags = [pool[m] for m in merged], flags[merged]
-        running = [candidates[g] for g in going.tolist()]
-        running_scores = going_scores[going]
-        length += 1
+            # the beams that go on: the best continuations that did not end
+            going_scores = top_scores + ends.to(torch.float32) * -1.0e9
+            going = torch.topk(going_scores, k=num_beams)[1]
+            # the hypotheses kept: the best num_beams by length-normalised score, old or new
+            finished = top_scores / ((length + 1 - start) ** length_penalty)
+            finished += float(not improvable) * -1.0e9
+            finished += (~(ends & top_mask)) * -1.0e9
+            merged = torch.topk(torch.cat((done_scores, finished)), k=num_beams)[1].tolist()
+            pool = done + candidates
+            flags = torch.cat((done_flags, ends & top_mask))
+            done_scores = torch.cat((done_scores, finished))[merged]
+            done, done_flags = [pool[m] for m in merged], flags[merged]
+            running = [candidates[g] for g in going.tolist()]
+            running_scores = going_scores[going]
+            length += 1
 
-        best_possible = running_scores[0] / ((length - start) ** length_penalty)
-        worst_done = torch.where(done_flags, done_scores.min(), -1.0e9)
-        improvable = improvable and bool((best_possible > worst_done).any())
-        if not improvable or bool(ends.all()):
-            break
-        beams.reorder(parents[going])
-        logits = beams.step(tokens[going])
+            best_possible = running_scores[0] / ((length - start) ** length_penalty)
+            worst_done = torch.where(done_flags, done_scores.min(), -1.0e9)
+            improvable = improvable and bool((best_possible > worst_done).any())
+            if not improvable or bool(ends.all()):
+                break
+            beams.reorder(parents[going])
+            logits = beams.step(tokens[going])
+    finally:
+        if graphed is not None:
+            graphed.busy.release()
     best = done[0] or []
     best = best[:-1] if best and best[-1] == eos else best
     return torch.tensor([best], dtype=torch.long, device=steps.keys.device)
+
+
+def _graphed_beams(steps: WhisperDecoderSteps, num_beams: int):
+    """The CUDA-graph beam step (:mod:`s2st_helpers.fast.cuda_graph`) on a GPU, unless
+    ``CUDA_GRAPHS`` is off or another thread is using it."""
+    if not CUDA_GRAPHS or steps.keys.device.type != "cuda":
+        return None
+    from .cuda_graph import graphed_beams
+
+    graphed = graphed_beams(steps.model, num_beams)
+    if graphed is not None and not graphed.fits(steps):
+        graphed.busy.release()
+        return None
+    return graphed
 
 
 def generate_short(asr, steps: WhisperDecoderSteps, features: dict, options: dict) -> torch.Tensor:
