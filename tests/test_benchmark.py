@@ -105,3 +105,17 @@ def test_gpu_targets_are_the_gpu_ones():
     assert "first audio after Whisper finishes 20.00ms <= 60ms met" in text
     assert "synthesis of the same sentence" not in text
     assert "peak memory, workbook / tutorial 1.06 <= 1 NOT MET" in text
+
+
+def test_speecht5_graph_benchmark(tiny):
+    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "speecht5_graph.py"), "--reps", "1",
+                          "--maxlenratio", "4", "--text", "Hello there."], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    for line in ("decoder steps", "generate_speech (tutorial)", "eager loop (speed layer)", "first block after",
+                 "CUDA graph: not on this device"):
+        assert line in run.stdout, run.stdout
+    eager = next(line for line in run.stdout.splitlines() if line.startswith("eager loop"))
+    assert float(eager.split()[-1]) > 60  # dB from generate_speech: the same speech
+    refused = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "speecht5_graph.py"), "--reps", "0"],
+                             capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0 and "--reps must be at least 1" in refused.stderr
