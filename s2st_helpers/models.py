@@ -8,7 +8,8 @@ The preset picks the tier (see ``06_speed``): ``exact`` runs the plain tier, the
 library's own calls as the notebooks make them, every model in float32; ``fast``
 runs the speed layer (:mod:`s2st_helpers.fast`), which on a CPU also stores
 SpeechT5's linear layers in int8 and, where the CPU computes bfloat16 natively,
-HiFi-GAN's convolutions in bfloat16. Whisper is float32 in both, so the translated
+HiFi-GAN's convolutions in bfloat16 (on a GPU the models stay float32, and the
+decoder steps are replayed as CUDA graphs). Whisper is float32 in both, so the translated
 text is the same in both; ``fastest`` is ``fast`` with Whisper's encoder in bfloat16
 (float16 on a GPU), which changes the text of some clips.
 """

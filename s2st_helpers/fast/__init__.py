@@ -15,4 +15,6 @@ adds the one lever that changes the text: Whisper's encoder in bfloat16.
 * :mod:`.int8`: SpeechT5's linear layers in int8 on a CPU.
 * :mod:`.bf16`: bfloat16 where the processor computes it natively: HiFi-GAN's
   convolutions, and under ``fastest`` Whisper's encoder.
+* :mod:`.cuda_graph`: on a GPU, SpeechT5's step and Whisper's beam step on fixed-shape
+  buffers, each recorded once as a CUDA graph and replayed.
 """
