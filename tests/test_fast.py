@@ -337,3 +337,21 @@ def test_a_graph_in_use_is_not_shared(exact, monkeypatch):
     first.busy.release()
     assert cuda_graph.graphed_step(model) is first
     first.busy.release()
+
+
+def test_a_graph_follows_the_weights(exact, monkeypatch):
+    """A graph reads weights at the addresses it was recorded with: weights moved
+    (model.half(), new tensors) mean a new recording, not stale ones."""
+    from s2st_helpers.fast import cuda_graph
+
+    monkeypatch.setattr(cuda_graph.StaticSpeechT5Step, "record", lambda self: setattr(self, "graph", "recorded"))
+    model = copy.deepcopy(exact.model)
+    first = cuda_graph.graphed_step(model)
+    first.busy.release()
+    assert cuda_graph.graphed_step(model) is first
+    first.busy.release()
+    with torch.no_grad():
+        model.speech_decoder_postnet.feat_out.weight.data = model.speech_decoder_postnet.feat_out.weight.data.clone()
+    second = cuda_graph.graphed_step(model)
+    assert second is not None and second is not first and second.graph == "recorded"
+    second.busy.release()

@@ -288,8 +288,12 @@ def _graphed(model, make, *args, key=None):
         static = mine.get(key)
         if static is _FAILED:
             return None
-        if static is None:
+        weights = _weights(model)
+        if static is None or (static.weights != weights and not static.busy.locked()):
+            # a graph reads the weights where they were when it was recorded: after
+            # model.half() or a reload into new tensors, record again
             static = mine[key] = make(*args)
+            static.weights = weights
     if not static.busy.acquire(blocking=False):
         return None
     if static.graph is None:
@@ -301,3 +305,8 @@ def _graphed(model, make, *args, key=None):
             static.busy.release()
             return None
     return static
+
+
+def _weights(model) -> tuple:
+    """Where and in which dtype the model's weights are: what a recorded graph reads."""
+    return tuple((p.data_ptr(), p.dtype) for p in model.parameters())
