@@ -98,13 +98,14 @@ def main(argv=None):
         print("CUDA graph: not on this device")
         return
     start = time.perf_counter()
-    loop(graphs=True)  # the first call records the graph
+    recording = loop(graphs=True)  # the first call records the graph
     recorded = time.perf_counter() - start
     first.clear()
     seconds, speech = timed(device, lambda: loop(graphs=True, first=first), args.reps)
     row("CUDA graph", seconds, speech)
     print(f"{'  first block after':34}{statistics.median(first[1:]):9.3f}")
-    print(f"{'  first call, recording included':34}{recorded:9.3f}")
+    print(f"{'  first call, recording included':34}{recorded:9.3f}{'':19}"
+          f"{snr_db(recording.numpy(), reference):9.1f}")
     half, half_vocoder = copy.deepcopy(tts.model).half(), copy.deepcopy(tts.vocoder).half()
     seconds, speech = timed(device, lambda: loop(half, half_vocoder, graphs=True), args.reps)
     row("CUDA graph, float16", seconds, speech)

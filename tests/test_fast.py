@@ -355,3 +355,29 @@ def test_a_graph_follows_the_weights(exact, monkeypatch):
     second = cuda_graph.graphed_step(model)
     assert second is not None and second is not first and second.graph == "recorded"
     second.busy.release()
+
+
+def test_an_interrupted_recording_is_tried_again(exact, monkeypatch):
+    from s2st_helpers.fast import cuda_graph
+
+    def interrupted(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cuda_graph.StaticSpeechT5Step, "record", interrupted)
+    model = copy.deepcopy(exact.model)
+    with pytest.raises(KeyboardInterrupt):
+        cuda_graph.graphed_step(model)
+    monkeypatch.setattr(cuda_graph.StaticSpeechT5Step, "record", lambda self: setattr(self, "graph", "recorded"))
+    step = cuda_graph.graphed_step(model)  # not marked failed, and not left locked
+    assert step is not None and step.graph == "recorded"
+    assert cuda_graph.recorded(model) == ["StaticSpeechT5Step"]
+    step.busy.release()
+
+
+def test_a_failing_vocoder_releases_the_graphed_step(exact, fixed_shape_step):
+    class Broken:
+        conv_pre = None
+
+    with pytest.raises(Exception):
+        list(speech_blocks(exact.model, Broken(), ids_for(exact, "Hello."), torch.randn(1, 512), maxlenratio=2.0))
+    assert not fixed_shape_step.busy.locked()

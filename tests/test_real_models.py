@@ -242,8 +242,8 @@ def test_written_out_beam_search_gives_generates_text(real, kind, monkeypatch):
     elif asr.device.type != "cuda":
         static = cuda_graph.StaticWhisperBeams(asr.model, 5)
 
-        def use_static(steps, num_beams):
-            assert static.busy.acquire(blocking=False)
+        def use_static(steps, num_beams, max_new_tokens):
+            assert static.fits(steps, max_new_tokens) and static.busy.acquire(blocking=False)
             return static
 
         monkeypatch.setattr(whisper_steps, "_graphed_beams", use_static)

@@ -230,9 +230,9 @@ def fixed_shape_beams(monkeypatch):
 
     made = []
 
-    def use_static(steps, num_beams):
+    def use_static(steps, num_beams, max_new_tokens):
         static = cuda_graph.StaticWhisperBeams(steps.model, num_beams)
-        assert static.fits(steps) and static.busy.acquire(blocking=False)
+        assert static.fits(steps, max_new_tokens) and static.busy.acquire(blocking=False)
         made.append(static)
         return static
 
@@ -268,9 +268,12 @@ def test_written_out_beam_search_is_generates(tiny, speech, num_beams, cap, step
 
 
 def test_no_beam_graph_off_the_gpu(tiny, speech):
-    from s2st_helpers.fast import whisper_steps
+    from s2st_helpers.fast import cuda_graph, whisper_steps
     from s2st_helpers.translation import whisper_features
 
     asr = load_asr()
     steps = whisper_steps.WhisperDecoderSteps.encode(asr.model, whisper_features(asr, speech)["input_features"])
-    assert whisper_steps._graphed_beams(steps, 5) is None
+    assert whisper_steps._graphed_beams(steps, 5, 10) is None
+    steps.feed([1, 2, 3, 4])
+    static = cuda_graph.StaticWhisperBeams(asr.model, 5)
+    assert static.fits(steps, 444) and not static.fits(steps, 445)  # 448 positions in all

@@ -15,9 +15,10 @@ with one launch. A graph replays fixed shapes at fixed addresses, so here:
 
 SpeechT5's prenet dropout masks are drawn outside the graph, exactly as
 :func:`s2st_helpers.fast.speecht5_steps.speech_blocks` draws them, so a seed gives the
-same masks as ``generate_speech``. Each graph is recorded once per model (and number
-of beams), on first use. On a CPU the same steps run eagerly: the tests check them
-there against the loops they replace.
+same masks as ``generate_speech``. Each graph is recorded on first use, once per model
+(and number of beams), and again if the model's weights move (``model.half()``, say).
+On a CPU the same steps run eagerly: the tests check them there against the loops
+they replace.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from .speecht5_steps import dropout_keep
 from .whisper_steps import _linear
 
 _graphs_lock = threading.Lock()
+_record_lock = threading.Lock()  # one recording at a time in the process
 _FAILED = "recording failed"
 
 
@@ -103,10 +105,7 @@ class StaticSpeechT5Step:
         """The spectrum (r, n_mels) of decoder step ``step`` (1-based), a copy."""
         for mask, layer in zip(self.masks, self.prenet.layers):
             mask.copy_(dropout_keep(step, layer.out_features, self.p, self.last))  # as the eager loop draws
-        if self.graph is not None:
-            self.graph.replay()
-        else:
-            self._compute()
+        _run(self)
         return self.spectrum.clone()
 
     def stop_probability(self) -> torch.Tensor:
@@ -182,8 +181,11 @@ class StaticWhisperBeams:
         self.graph = None
         self.busy = threading.Lock()
 
-    def fits(self, steps) -> bool:
-        return steps.cross[0][0].shape == self.cross_keys[0].shape
+    def fits(self, steps, max_new_tokens: int) -> bool:
+        """Whether this window's encoder output and the search's length fit the buffers
+        (past them the eager step raises where a graph would write out of bounds)."""
+        return (steps.cross[0][0].shape == self.cross_keys[0].shape
+                and len(steps.tokens) + max_new_tokens <= self.keys.shape[3])
 
     @torch.inference_mode()
     def start(self, steps) -> None:
@@ -196,8 +198,9 @@ class StaticWhisperBeams:
         self.keys[:, :, :, :n] = steps.keys[:, :, :, :n]
         self.values[:, :, :, :n] = steps.values[:, :, :, :n]
         self.position.fill_(n)
-        self.parents.copy_(torch.arange(self.beams, device=self.parents.device))
+        self.parents.copy_(self.slots[:self.beams])
 
+    @torch.inference_mode()
     def reorder(self, parents: torch.Tensor) -> None:
         """Beam b continues beam ``parents[b]`` (applied at the next step)."""
         self.parents.copy_(parents)
@@ -206,10 +209,7 @@ class StaticWhisperBeams:
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
         """Feed one token per beam; returns the next-token logits (B, vocab), a copy."""
         self.tokens.copy_(tokens)
-        if self.graph is not None:
-            self.graph.replay()
-        else:
-            self._compute()
+        _run(self)
         return self.logits.clone()
 
     @torch.inference_mode()
@@ -232,6 +232,7 @@ class StaticWhisperBeams:
         WhisperBeamSteps.step does it, over the masked full-length cache."""
         self.keys.copy_(self.keys.index_select(1, self.parents))
         self.values.copy_(self.values.index_select(1, self.parents))
+        self.parents.copy_(self.slots[:self.beams])  # done: a step without a reorder keeps the beams
         decoder, beams = self.decoder, self.beams
         hidden = decoder.embed_tokens(self.tokens[:, None]) + decoder.embed_positions.weight.index_select(
             0, self.position)
@@ -251,20 +252,39 @@ class StaticWhisperBeams:
 
 
 def _record(static) -> None:
-    """Record ``static._compute`` as a CUDA graph, after a warm-up on a side stream
-    (as PyTorch's documentation asks); the next ``start`` resets what the warm-up
-    changed."""
+    """Record ``static._compute`` as a CUDA graph on the buffers' device, after a
+    warm-up on a side stream (as PyTorch's documentation asks); the next ``start``
+    resets what the warm-up changed. Other threads may use the GPU meanwhile (the
+    long-recording translator, the demo's workers): only this thread's calls must be
+    safe to record."""
     device = static.keys.device
-    stream = torch.cuda.Stream(device)
-    stream.wait_stream(torch.cuda.current_stream(device))
-    with torch.cuda.stream(stream):
-        for _ in range(2):
+    with _record_lock, torch.cuda.device(device):
+        stream = torch.cuda.Stream(device)
+        stream.wait_stream(torch.cuda.current_stream(device))
+        with torch.cuda.stream(stream):
+            for _ in range(2):
+                static._compute()
+        torch.cuda.current_stream(device).wait_stream(stream)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph, capture_error_mode="thread_local"):
             static._compute()
-    torch.cuda.current_stream(device).wait_stream(stream)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        static._compute()
     static.graph = graph
+
+
+def _run(static) -> None:
+    """One step: the recorded graph where there is one, else the same code eagerly."""
+    if static.graph is None:
+        static._compute()
+        return
+    with torch.cuda.device(static.keys.device):
+        static.graph.replay()
+
+
+def recorded(model) -> list[str]:
+    """The steps recorded as CUDA graphs for ``model`` so far (06 prints them)."""
+    graphs = model.__dict__.get("_s2st_cuda_graphs", {})
+    return sorted(f"{name}" + (f" ({key} beams)" if key else "") for (name, key), static in graphs.items()
+                  if static is not _FAILED and static.graph is not None)
 
 
 def graphed_step(model) -> StaticSpeechT5Step | None:
@@ -304,6 +324,9 @@ def _graphed(model, make, *args, key=None):
             mine[key] = _FAILED
             static.busy.release()
             return None
+        except BaseException:  # interrupted: free it, and record on the next call
+            static.busy.release()
+            raise
     return static
 
 

@@ -22,6 +22,9 @@ steps. A second thread for it was slower on two cores: once a second thread keep
 own OpenMP team, libgomp has more threads than cores and stops spin-waiting, so each of
 the decoder's small operations waits for its workers to wake (the decoder loop took
 twice as long, and stayed so after the vocoder thread went idle).
+
+On a GPU each step is replayed as a CUDA graph (:mod:`s2st_helpers.fast.cuda_graph`),
+with the same dropout masks.
 """
 
 from __future__ import annotations
@@ -64,13 +67,12 @@ def speech_blocks(model, vocoder, input_ids: torch.Tensor, speaker: torch.Tensor
         raise ValueError("speech_blocks takes one unpadded text at a time")
     postnet = model.speech_decoder_postnet
     graphed = _graphed(model, memory, maxlen + 1)
-    steps = graphed or EagerStep(model, memory, maxlen + 1)
-
-    frames: list[torch.Tensor] = []  # (r, n_mels) per step, before the postnet
-    voice = StreamingHifiGan(vocoder) if vocoder is not None else None
-    done, step, growth = 0, 0, first_block
-    block = first_block + (VOCODER_LAG if voice else 0)  # so the first block sounds ~first_block frames
-    try:
+    try:  # from here on the graphed step is released however this ends
+        steps = graphed or EagerStep(model, memory, maxlen + 1)
+        frames: list[torch.Tensor] = []  # (r, n_mels) per step, before the postnet
+        voice = StreamingHifiGan(vocoder) if vocoder is not None else None
+        done, step, growth = 0, 0, first_block
+        block = first_block + (VOCODER_LAG if voice else 0)  # so the first block sounds ~first_block frames
         steps.start(memory, speaker)
         while True:
             step += 1

@@ -13,7 +13,8 @@ per step for all of them; the beams' self-attention caches are reordered in plac
 and the cross-attention reads the encoder's keys once for all beams (the beams are
 its query positions). Its bookkeeping is ``generate``'s (transformers 5): the top
 2k continuations, finished beams scored by length, the same early-stop test. The
-tests check that the text is ``generate``'s, token for token, for both.
+tests check that the text is ``generate``'s, token for token, for both. On a GPU the
+beam step is replayed as a CUDA graph (:mod:`s2st_helpers.fast.cuda_graph`).
 """
 
 from __future__ import annotations
@@ -192,9 +193,9 @@ def beam_search(steps: WhisperDecoderSteps, prompt: list[int], max_new_tokens: i
     logits = steps.feed(prompt)
     vocab, start = logits.shape[-1], len(prompt)
     max_length = start + max_new_tokens
-    graphed = _graphed_beams(steps, num_beams)
-    beams = graphed or WhisperBeamSteps(steps, num_beams, max_new_tokens)
+    graphed = _graphed_beams(steps, num_beams, max_new_tokens)
     try:
+        beams = graphed or WhisperBeamSteps(steps, num_beams, max_new_tokens)
         if graphed is not None:
             graphed.start(steps)
         logits = logits.expand(num_beams, -1)
@@ -251,15 +252,15 @@ def beam_search(steps: WhisperDecoderSteps, prompt: list[int], max_new_tokens: i
     return torch.tensor([best], dtype=torch.long, device=steps.keys.device)
 
 
-def _graphed_beams(steps: WhisperDecoderSteps, num_beams: int):
+def _graphed_beams(steps: WhisperDecoderSteps, num_beams: int, max_new_tokens: int):
     """The CUDA-graph beam step (:mod:`s2st_helpers.fast.cuda_graph`) on a GPU, unless
-    ``CUDA_GRAPHS`` is off or another thread is using it."""
+    ``CUDA_GRAPHS`` is off, another thread is using it or the search does not fit."""
     if not CUDA_GRAPHS or steps.keys.device.type != "cuda":
         return None
     from .cuda_graph import graphed_beams
 
     graphed = graphed_beams(steps.model, num_beams)
-    if graphed is not None and not graphed.fits(steps):
+    if graphed is not None and not graphed.fits(steps, max_new_tokens):
         graphed.busy.release()
         return None
     return graphed
