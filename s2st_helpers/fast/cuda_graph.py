@@ -27,9 +27,8 @@ import threading
 import warnings
 
 import torch
-import torch.nn.functional as F
 
-from .speecht5_steps import dropout_keep
+from .speecht5_steps import decoder_layer, dropout_keep, prenet_frame, split_heads
 from .whisper_steps import _linear
 
 _graphs_lock = threading.Lock()
@@ -92,8 +91,8 @@ class StaticSpeechT5Step:
         length = memory.size(1)
         for i, layer in enumerate(self.layers):
             cross = layer.encoder_attn
-            self.cross_keys[i, :, :length] = self._split(cross.k_proj(memory))
-            self.cross_values[i, :, :length] = self._split(cross.v_proj(memory))
+            self.cross_keys[i, :, :length] = split_heads(cross, cross.k_proj(memory))
+            self.cross_values[i, :, :length] = split_heads(cross, cross.v_proj(memory))
         self.cross_bias.fill_(-float("inf"))
         self.cross_bias[:length] = 0
         self.speaker.copy_(speaker)
@@ -116,36 +115,18 @@ class StaticSpeechT5Step:
     def record(self) -> None:
         _record(self)
 
-    def _split(self, x: torch.Tensor) -> torch.Tensor:  # (1, T, H*D) -> (H, T, D)
-        return x.view(-1, self.heads, self.head_dim).transpose(0, 1)
-
-    def _attend(self, attn, query_in, keys, values, bias) -> torch.Tensor:
-        query = self._split(attn.q_proj(query_in) * attn.scaling)
-        weights = (torch.bmm(query, keys.transpose(1, 2)) + bias).softmax(dim=-1)
-        return attn.out_proj(torch.bmm(weights, values).transpose(0, 1).reshape(query_in.shape))
-
     def _compute(self) -> None:
-        """The step itself: only fixed-shape operations on this object's buffers."""
-        hidden = self.last
-        for layer, mask in zip(self.prenet.layers, self.masks):
-            hidden = torch.where(mask, F.relu(layer(hidden)), 0) * 1 / (1 - self.p)
-        hidden = self.prenet.final_layer(hidden)
-        positions = self.prenet.encode_positions
-        hidden = positions.dropout(hidden + positions.alpha * positions.pe[0].index_select(0, self.position))
-        hidden = F.relu(self.prenet.speaker_embeds_layer(torch.cat([hidden, self.speaker], dim=-1)))
-
+        """The step itself, in the eager loop's arithmetic (the same functions), with
+        only fixed-shape operations on this object's buffers."""
+        position = self.prenet.encode_positions.pe[0].index_select(0, self.position)
+        hidden = prenet_frame(self.prenet, self.last, self.masks, position, self.speaker)
         self_bias = torch.where(self.slots <= self.position, 0.0, -float("inf")).to(hidden.dtype)
         for i, layer in enumerate(self.layers):
             attn = layer.self_attn
-            self.keys[i].index_copy_(1, self.position, self._split(attn.k_proj(hidden)))
-            self.values[i].index_copy_(1, self.position, self._split(attn.v_proj(hidden)))
-            out = self._attend(attn, hidden, self.keys[i], self.values[i], self_bias)
-            hidden = layer.self_attn_layer_norm(hidden + out)
-            out = self._attend(layer.encoder_attn, hidden, self.cross_keys[i], self.cross_values[i], self.cross_bias)
-            hidden = layer.encoder_attn_layer_norm(hidden + out)
-            ff = layer.feed_forward
-            hidden = layer.final_layer_norm(
-                hidden + ff.output_dense(ff.intermediate_act_fn(ff.intermediate_dense(hidden))))
+            self.keys[i].index_copy_(1, self.position, split_heads(attn, attn.k_proj(hidden)))
+            self.values[i].index_copy_(1, self.position, split_heads(attn, attn.v_proj(hidden)))
+            hidden = decoder_layer(layer, hidden, self.keys[i], self.values[i], self.cross_keys[i],
+                                   self.cross_values[i], self_bias, self.cross_bias)
         state = hidden.view(1, -1)
         spectrum = self.postnet.feat_out(state).view(self.r, self.n_mels)
         self.spectrum.copy_(spectrum)

@@ -56,7 +56,7 @@ def speech_blocks(model, vocoder, input_ids: torch.Tensor, speaker: torch.Tensor
     """
     first_block = FIRST_BLOCK if first_block is None else first_block  # read now: 06's exercise changes it
     config = model.config
-    r, n_mels = config.reduction_factor, config.num_mel_bins
+    r = config.reduction_factor
     mask = 1 - (input_ids == config.pad_token_id).int()
     encoder = model.speecht5.encoder(input_values=input_ids, attention_mask=mask, return_dict=True)
     memory = encoder.last_hidden_state
@@ -157,17 +157,9 @@ class SpeechT5DecoderSteps:
         self.heads, self.head_dim = attn.num_heads, attn.head_dim
         shape = (len(self.layers), self.heads, capacity, self.head_dim)
         self.keys, self.values = memory.new_empty(shape), memory.new_empty(shape)
-        self.cross = [(self._split(layer.encoder_attn.k_proj(memory)), self._split(layer.encoder_attn.v_proj(memory)))
-                      for layer in self.layers]
+        self.cross = [(split_heads(layer.encoder_attn, layer.encoder_attn.k_proj(memory)),
+                       split_heads(layer.encoder_attn, layer.encoder_attn.v_proj(memory))) for layer in self.layers]
         self.length = 0
-
-    def _split(self, x: torch.Tensor) -> torch.Tensor:  # (1, T, H*D) -> (H, T, D)
-        return x.view(-1, self.heads, self.head_dim).transpose(0, 1)
-
-    def _attend(self, attn, query_in, keys, values) -> torch.Tensor:
-        query = self._split(attn.q_proj(query_in) * attn.scaling)
-        weights = torch.bmm(query, keys.transpose(1, 2)).softmax(dim=-1)
-        return attn.out_proj(torch.bmm(weights, values).transpose(0, 1).reshape(query_in.shape))
 
     def __call__(self, hidden: torch.Tensor) -> torch.Tensor:
         n = self.length
@@ -175,15 +167,34 @@ class SpeechT5DecoderSteps:
             attn = layer.self_attn
             self.keys[i, :, n] = attn.k_proj(hidden).view(self.heads, self.head_dim)
             self.values[i, :, n] = attn.v_proj(hidden).view(self.heads, self.head_dim)
-            out = self._attend(attn, hidden, self.keys[i, :, :n + 1], self.values[i, :, :n + 1])
-            hidden = layer.self_attn_layer_norm(hidden + out)
-            out = self._attend(layer.encoder_attn, hidden, *self.cross[i])
-            hidden = layer.encoder_attn_layer_norm(hidden + out)
-            ff = layer.feed_forward
-            hidden = layer.final_layer_norm(
-                hidden + ff.output_dense(ff.intermediate_act_fn(ff.intermediate_dense(hidden))))
+            hidden = decoder_layer(layer, hidden, self.keys[i, :, :n + 1], self.values[i, :, :n + 1], *self.cross[i])
         self.length = n + 1
         return hidden
+
+
+def split_heads(attn, x: torch.Tensor) -> torch.Tensor:
+    """(1, T, H*D) -> (H, T, D), for ``attn``'s heads."""
+    return x.view(-1, attn.num_heads, attn.head_dim).transpose(0, 1)
+
+
+def decoder_layer(layer, hidden: torch.Tensor, keys, values, cross_keys, cross_values, self_bias=None,
+                  cross_bias=None) -> torch.Tensor:
+    """``SpeechT5DecoderLayer`` on one frame, the frame's own key and value already in
+    ``keys`` and ``values``. The biases (added before the softmax) mask cache slots
+    not in use; the eager loop slices its caches instead and passes none."""
+    out = _attend(layer.self_attn, hidden, keys, values, self_bias)
+    hidden = layer.self_attn_layer_norm(hidden + out)
+    out = _attend(layer.encoder_attn, hidden, cross_keys, cross_values, cross_bias)
+    hidden = layer.encoder_attn_layer_norm(hidden + out)
+    ff = layer.feed_forward
+    return layer.final_layer_norm(hidden + ff.output_dense(ff.intermediate_act_fn(ff.intermediate_dense(hidden))))
+
+
+def _attend(attn, query_in: torch.Tensor, keys, values, bias=None) -> torch.Tensor:
+    query = split_heads(attn, attn.q_proj(query_in) * attn.scaling)
+    scores = torch.bmm(query, keys.transpose(1, 2))
+    weights = (scores if bias is None else scores + bias).softmax(dim=-1)
+    return attn.out_proj(torch.bmm(weights, values).transpose(0, 1).reshape(query_in.shape))
 
 
 def _prenet_last(prenet, last: torch.Tensor, step: int, speaker: torch.Tensor) -> torch.Tensor:
@@ -191,15 +202,22 @@ def _prenet_last(prenet, last: torch.Tensor, step: int, speaker: torch.Tensor) -
     dropout mask for all ``step`` frames and uses the last row; drawing the same
     shape keeps the random stream, and so the output, the same."""
     p = prenet.config.speech_decoder_prenet_dropout
+    keeps = [dropout_keep(step, layer.out_features, p, last) for layer in prenet.layers]
+    return prenet_frame(prenet, last, keeps, prenet.encode_positions.pe[:, step - 1:step], speaker)
+
+
+def prenet_frame(prenet, last: torch.Tensor, keeps, position: torch.Tensor, speaker: torch.Tensor) -> torch.Tensor:
+    """The decoder prenet on one frame: ``keeps``, each layer's dropout mask (see
+    :func:`dropout_keep`); ``position``, the frame's row of the positional encoding;
+    ``speaker``, the normalised x-vector (1, 1, 512)."""
+    p = prenet.config.speech_decoder_prenet_dropout
     hidden = last
-    for layer in prenet.layers:
-        hidden = F.relu(layer(hidden))
-        hidden = torch.where(dropout_keep(step, hidden.size(-1), p, hidden), hidden, 0) * 1 / (1 - p)
+    for layer, keep in zip(prenet.layers, keeps):
+        hidden = torch.where(keep, F.relu(layer(hidden)), 0) * 1 / (1 - p)
     hidden = prenet.final_layer(hidden)
     positions = prenet.encode_positions
-    hidden = positions.dropout(hidden + positions.alpha * positions.pe[:, step - 1:step])
-    hidden = torch.cat([hidden, speaker], dim=-1)
-    return F.relu(prenet.speaker_embeds_layer(hidden))
+    hidden = positions.dropout(hidden + positions.alpha * position)
+    return F.relu(prenet.speaker_embeds_layer(torch.cat([hidden, speaker], dim=-1)))
 
 
 def dropout_keep(step: int, width: int, p: float, like: torch.Tensor) -> torch.Tensor:
