@@ -36,6 +36,13 @@ def streamed(tts, ids, speaker, seed, vocoder=True, **kwargs):
         return list(speech_blocks(tts.model, tts.vocoder if vocoder else None, ids, speaker, **kwargs))
 
 
+def graph_for(model, frames=5, steps=10):
+    """The model's recorded step for a sentence of ``frames`` encoder frames."""
+    from s2st_helpers.fast import cuda_graph
+
+    return cuda_graph.graphed_step(model, torch.zeros(1, frames, model.config.hidden_size), steps)
+
+
 def ids_for(tts, text):
     return tts.processor(text=text, return_tensors="pt").input_ids
 
@@ -322,8 +329,8 @@ def test_a_recording_that_fails_leaves_the_eager_loop(exact, monkeypatch):
     monkeypatch.setattr(cuda_graph.StaticSpeechT5Step, "record", fail)
     model = copy.deepcopy(exact.model)
     with pytest.warns(UserWarning, match="capture refused"):
-        assert cuda_graph.graphed_step(model) is None
-    assert cuda_graph.graphed_step(model) is None  # not tried again
+        assert graph_for(model) is None
+    assert graph_for(model) is None  # not tried again
 
 
 def test_a_graph_in_use_is_not_shared(exact, monkeypatch):
@@ -331,11 +338,11 @@ def test_a_graph_in_use_is_not_shared(exact, monkeypatch):
 
     monkeypatch.setattr(cuda_graph.StaticSpeechT5Step, "record", lambda self: setattr(self, "graph", "recorded"))
     model = copy.deepcopy(exact.model)
-    first = cuda_graph.graphed_step(model)
+    first = graph_for(model)
     assert first is not None and first.graph == "recorded"
-    assert cuda_graph.graphed_step(model) is None  # a second caller runs the eager loop
+    assert graph_for(model) is None  # a second caller runs the eager loop
     first.busy.release()
-    assert cuda_graph.graphed_step(model) is first
+    assert graph_for(model) is first
     first.busy.release()
 
 
@@ -346,13 +353,13 @@ def test_a_graph_follows_the_weights(exact, monkeypatch):
 
     monkeypatch.setattr(cuda_graph.StaticSpeechT5Step, "record", lambda self: setattr(self, "graph", "recorded"))
     model = copy.deepcopy(exact.model)
-    first = cuda_graph.graphed_step(model)
+    first = graph_for(model)
     first.busy.release()
-    assert cuda_graph.graphed_step(model) is first
+    assert graph_for(model) is first
     first.busy.release()
     with torch.no_grad():
         model.speech_decoder_postnet.feat_out.weight.data = model.speech_decoder_postnet.feat_out.weight.data.clone()
-    second = cuda_graph.graphed_step(model)
+    second = graph_for(model)
     assert second is not None and second is not first and second.graph == "recorded"
     second.busy.release()
 
@@ -366,9 +373,9 @@ def test_an_interrupted_recording_is_tried_again(exact, monkeypatch):
     monkeypatch.setattr(cuda_graph.StaticSpeechT5Step, "record", interrupted)
     model = copy.deepcopy(exact.model)
     with pytest.raises(KeyboardInterrupt):
-        cuda_graph.graphed_step(model)
+        graph_for(model)
     monkeypatch.setattr(cuda_graph.StaticSpeechT5Step, "record", lambda self: setattr(self, "graph", "recorded"))
-    step = cuda_graph.graphed_step(model)  # not marked failed, and not left locked
+    step = graph_for(model)  # not marked failed, and not left locked
     assert step is not None and step.graph == "recorded"
     assert cuda_graph.recorded(model) == ["StaticSpeechT5Step"]
     step.busy.release()
@@ -381,3 +388,18 @@ def test_a_failing_vocoder_releases_the_graphed_step(exact, fixed_shape_step):
     with pytest.raises(Exception):
         list(speech_blocks(exact.model, Broken(), ids_for(exact, "Hello."), torch.randn(1, 512), maxlenratio=2.0))
     assert not fixed_shape_step.busy.locked()
+
+
+def test_a_sentence_too_long_for_the_buffers_is_not_recorded(exact, monkeypatch):
+    from s2st_helpers.fast import cuda_graph
+
+    calls = []
+    monkeypatch.setattr(cuda_graph.StaticSpeechT5Step, "record", lambda self: calls.append(1))
+    model = copy.deepcopy(exact.model)
+    config = model.config
+    assert graph_for(model, frames=config.max_text_positions + 1) is None
+    assert graph_for(model, steps=config.max_speech_positions + 1) is None
+    assert calls == []  # checked before recording
+    step = graph_for(model, frames=config.max_text_positions, steps=config.max_speech_positions)
+    assert step is not None and calls == [1]
+    step.busy.release()

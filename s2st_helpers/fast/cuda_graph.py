@@ -268,20 +268,24 @@ def recorded(model) -> list[str]:
                   if static is not _FAILED and static.graph is not None)
 
 
-def graphed_step(model) -> StaticSpeechT5Step | None:
-    """SpeechT5's recorded step for this model (see :func:`_graphed`)."""
-    return _graphed(model, StaticSpeechT5Step, model)
+def graphed_step(model, memory: torch.Tensor, steps: int) -> StaticSpeechT5Step | None:
+    """SpeechT5's recorded step for this model, for a sentence with encoder output
+    ``memory`` and at most ``steps`` decoder steps (see :func:`_graphed`)."""
+    return _graphed(model, StaticSpeechT5Step, (model,), fits=lambda static: static.fits(memory, steps))
 
 
-def graphed_beams(model, num_beams: int) -> StaticWhisperBeams | None:
-    """Whisper's recorded beam step for this model and number of beams."""
-    return _graphed(model, StaticWhisperBeams, model, num_beams, key=num_beams)
+def graphed_beams(steps, num_beams: int, max_new_tokens: int) -> StaticWhisperBeams | None:
+    """Whisper's recorded beam step for ``steps``' model and this number of beams,
+    for a search of at most ``max_new_tokens`` from ``steps`` (a WhisperDecoderSteps)."""
+    return _graphed(steps.model, StaticWhisperBeams, (steps.model, num_beams), key=num_beams,
+                    fits=lambda static: static.fits(steps, max_new_tokens))
 
 
-def _graphed(model, make, *args, key=None):
-    """The recorded step of this kind for ``model``, made on first use; None while
-    another thread is using it, or where recording failed (the caller then runs the
-    eager loop; a failure is reported once). Release it with ``.busy.release()``."""
+def _graphed(model, make, args: tuple, fits, key=None):
+    """The recorded step of this kind for ``model``, made on first use; None where the
+    work does not ``fits`` its buffers, while another thread is using it, or where
+    recording failed (the caller then runs the eager loop; a failure is reported
+    once). Release it with ``.busy.release()``."""
     key = (make.__name__, key)
     with _graphs_lock:
         # kept on the model itself, so they go when it goes (a cycle the collector frees)
@@ -296,6 +300,9 @@ def _graphed(model, make, *args, key=None):
             static = mine[key] = make(*args)
             static.weights = weights
     if not static.busy.acquire(blocking=False):
+        return None
+    if not fits(static):  # checked before recording: nothing is recorded that would not be used
+        static.busy.release()
         return None
     if static.graph is None:
         try:

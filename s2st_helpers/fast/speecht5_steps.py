@@ -102,11 +102,7 @@ def _graphed(model, memory: torch.Tensor, capacity: int):
         return None
     from .cuda_graph import graphed_step
 
-    graphed = graphed_step(model)
-    if graphed is not None and not graphed.fits(memory, capacity):
-        graphed.busy.release()
-        return None
-    return graphed
+    return graphed_step(model, memory, capacity)
 
 
 class EagerStep:

@@ -259,11 +259,7 @@ def _graphed_beams(steps: WhisperDecoderSteps, num_beams: int, max_new_tokens: i
         return None
     from .cuda_graph import graphed_beams
 
-    graphed = graphed_beams(steps.model, num_beams)
-    if graphed is not None and not graphed.fits(steps, max_new_tokens):
-        graphed.busy.release()
-        return None
-    return graphed
+    return graphed_beams(steps, num_beams, max_new_tokens)
 
 
 def generate_short(asr, steps: WhisperDecoderSteps, features: dict, options: dict) -> torch.Tensor:
