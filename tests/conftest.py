@@ -95,3 +95,21 @@ def browser(mic_clip):
         chromium = pw.chromium.launch(executable_path=executable, headless=True, args=launch_args(mic_clip))
         yield chromium
         chromium.close()
+
+
+@pytest.fixture
+def fixed_shape_beams(monkeypatch):
+    """The CUDA graph's beam step (cuda_graph.py), run eagerly on the CPU in place of
+    WhisperBeamSteps: what a GPU replays."""
+    from s2st_helpers.fast import cuda_graph, whisper_steps
+
+    made = []
+
+    def use_static(steps, num_beams, max_new_tokens):
+        static = cuda_graph.StaticWhisperBeams(steps.model, num_beams)
+        assert static.fits(steps, max_new_tokens) and static.busy.acquire(blocking=False)
+        made.append(static)
+        return static
+
+    monkeypatch.setattr(whisper_steps, "_graphed_beams", use_static)
+    return made

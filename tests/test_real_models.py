@@ -222,7 +222,7 @@ def test_fastest_keeps_english_and_bleu(real):
 
 
 @pytest.mark.parametrize("kind", ["eager", "fixed shape"])
-def test_written_out_beam_search_gives_generates_text(real, kind, monkeypatch):
+def test_written_out_beam_search_gives_generates_text(real, kind, monkeypatch, request):
     """Beam 5, first pass (temperature 0, the guard's token budget): the speed layer's
     batched beam search gives ``generate(num_beams=5)``'s tokens on every clip, with
     the eager step and with the fixed-shape step a GPU replays as a CUDA graph (run
@@ -231,7 +231,7 @@ def test_written_out_beam_search_gives_generates_text(real, kind, monkeypatch):
 
     import torch
 
-    from s2st_helpers.fast import cuda_graph, whisper_steps
+    from s2st_helpers.fast import whisper_steps
     from s2st_helpers.fast.whisper_steps import WhisperDecoderSteps, beam_search, new_token_cap
     from s2st_helpers.models import load_asr
     from s2st_helpers.translation import guard_options, whisper_features
@@ -240,13 +240,7 @@ def test_written_out_beam_search_gives_generates_text(real, kind, monkeypatch):
     if kind == "eager":
         monkeypatch.setattr(whisper_steps, "CUDA_GRAPHS", False)
     elif asr.device.type != "cuda":
-        static = cuda_graph.StaticWhisperBeams(asr.model, 5)
-
-        def use_static(steps, num_beams, max_new_tokens):
-            assert static.fits(steps, max_new_tokens) and static.busy.acquire(blocking=False)
-            return static
-
-        monkeypatch.setattr(whisper_steps, "_graphed_beams", use_static)
+        request.getfixturevalue("fixed_shape_beams")  # on a GPU the graph itself runs
     config = asr.model.generation_config
     seconds = {"written out": 0.0, "generate": 0.0}
     for row in manifest():

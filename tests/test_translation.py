@@ -222,24 +222,6 @@ def test_encoder_runs_once(tiny, speech, monkeypatch):
     assert len(calls) == 3
 
 
-@pytest.fixture
-def fixed_shape_beams(monkeypatch):
-    """The CUDA graph's beam step (cuda_graph.py), run eagerly on the CPU in place of
-    WhisperBeamSteps: what a GPU replays."""
-    from s2st_helpers.fast import cuda_graph, whisper_steps
-
-    made = []
-
-    def use_static(steps, num_beams, max_new_tokens):
-        static = cuda_graph.StaticWhisperBeams(steps.model, num_beams)
-        assert static.fits(steps, max_new_tokens) and static.busy.acquire(blocking=False)
-        made.append(static)
-        return static
-
-    monkeypatch.setattr(whisper_steps, "_graphed_beams", use_static)
-    return made
-
-
 @pytest.mark.parametrize("step", ["eager", "fixed shape"])
 @pytest.mark.parametrize("num_beams", [2, 5])
 @pytest.mark.parametrize("cap", [3, 12, 60])
