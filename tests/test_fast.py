@@ -176,6 +176,76 @@ def test_int8_is_within_tolerance(tiny):
     assert snr_db(fast, exact) > 20
 
 
+def _quantised(out_features, in_features=24, per_channel=False, bias=True):
+    import warnings
+
+    linear = torch.nn.Linear(in_features, out_features, bias=bias)
+    qconfig = torch.ao.quantization.per_channel_dynamic_qconfig if per_channel else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        spec = {torch.nn.Linear: qconfig} if qconfig else {torch.nn.Linear}
+        return torch.ao.quantization.quantize_dynamic(torch.nn.Sequential(linear), spec, dtype=torch.qint8)[0]
+
+
+@pytest.mark.parametrize("per_channel", [False, True])
+@pytest.mark.parametrize("bias", [True, False])
+def test_direct_int8_calls_are_the_modules_bit_for_bit(per_channel, bias):
+    """Stacked into one product or called alone, the int8 layers give the modules'
+    own outputs exactly: each row keeps its layer's scale."""
+    from s2st_helpers.fast.int8 import direct
+
+    torch.manual_seed(1)
+    layers = [_quantised(n, per_channel=per_channel, bias=bias) for n in (24, 16, 8)]
+    x = torch.randn(1, 1, 24) * 4
+    stacked = direct(*layers)(x)
+    assert len(stacked) == 3
+    for got, layer in zip(stacked, layers):
+        assert torch.equal(got, layer(x))
+    assert torch.equal(direct(layers[1])(x), layers[1](x))
+
+
+def test_direct_calls_of_float_or_mixed_layers_are_the_modules():
+    from s2st_helpers.fast.int8 import direct
+
+    torch.manual_seed(2)
+    plain, other = torch.nn.Linear(24, 12), torch.nn.Linear(24, 6, bias=False)
+    x = torch.randn(1, 1, 24)
+    assert torch.equal(direct(plain)(x), plain(x))
+    mixed = direct(plain, _quantised(5), other)(x)  # not all int8: one call each
+    assert [t.shape[-1] for t in mixed] == [12, 5, 6] and torch.equal(mixed[2], other(x))
+    wide = direct(_quantised(4, in_features=24), _quantised(4, in_features=24))
+    assert [t.shape[-1] for t in wide(x)] == [4, 4]
+
+
+def test_int8_loop_through_direct_calls_is_the_loop_through_modules(tiny, monkeypatch):
+    """The int8 loop's direct, stacked calls change no bit of its speech against the
+    same loop calling each layer's module (``generate_speech`` itself differs: it runs
+    the prenet on every frame, and int8 scales each input by its largest value)."""
+    from s2st_helpers.fast import speecht5_steps
+
+    fast = load_tts(preset="fast")
+    ids, speaker = ids_for(fast, "The int8 loop."), torch.randn(1, 512)
+    got = torch.cat(streamed(fast, ids, speaker, seed=5, maxlenratio=4.0))
+    monkeypatch.setattr(speecht5_steps, "direct", lambda *layers: (
+        layers[0] if len(layers) == 1 else (lambda x: [layer(x) for layer in layers])))
+    fast.model.__dict__.pop("_s2st_step_calls")
+    want = torch.cat(streamed(fast, ids, speaker, seed=5, maxlenratio=4.0))
+    assert torch.equal(got, want)
+
+
+def test_step_calls_follow_the_model(exact):
+    """Made once per model, made again when a layer or a weight is replaced."""
+    from s2st_helpers.fast.speecht5_steps import step_calls
+
+    model = exact.model
+    first = step_calls(model)
+    assert step_calls(model) is first
+    postnet = model.speech_decoder_postnet
+    postnet.feat_out.weight.data = postnet.feat_out.weight.data.clone()
+    assert step_calls(model) is not first
+    assert step_calls(copy.deepcopy(model)) is not step_calls(model)
+
+
 @pytest.mark.parametrize("splits", [[200], [16, 32, 64, 88], [1] * 30 + [170], [40, 0, 100, 60]])
 def test_stateful_hifigan_equals_whole_spectrogram(exact, splits):
     from s2st_helpers.fast.hifigan_stream import StreamingHifiGan

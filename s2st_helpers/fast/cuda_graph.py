@@ -28,7 +28,7 @@ import warnings
 
 import torch
 
-from .speecht5_steps import decoder_layer, dropout_keep, prenet_frame, split_heads
+from .speecht5_steps import decoder_layer, dropout_keep, prenet_frame, split_heads, step_calls
 from .whisper_steps import _linear
 
 _graphs_lock = threading.Lock()
@@ -56,15 +56,15 @@ class StaticSpeechT5Step:
     def __init__(self, model):
         config = model.config
         decoder = model.speecht5.decoder
-        self.prenet, self.layers = decoder.prenet, list(decoder.wrapped_decoder.layers)
+        self.prenet, self.calls = decoder.prenet, step_calls(model)
         self.postnet = model.speech_decoder_postnet
-        attn = self.layers[0].self_attn
+        attn = decoder.wrapped_decoder.layers[0].self_attn
         self.heads, self.head_dim = attn.num_heads, attn.head_dim
         self.r, self.n_mels, self.p = config.reduction_factor, config.num_mel_bins, config.speech_decoder_prenet_dropout
         self.capacity, self.text_capacity = config.max_speech_positions, config.max_text_positions
         weight = self.postnet.feat_out.weight
         zeros = dict(device=weight.device, dtype=weight.dtype)
-        n = len(self.layers)
+        n = len(self.calls.layers)
         self.keys = torch.zeros(n, self.heads, self.capacity, self.head_dim, **zeros)
         self.values = torch.zeros_like(self.keys)
         self.cross_keys = torch.zeros(n, self.heads, self.text_capacity, self.head_dim, **zeros)
@@ -89,10 +89,10 @@ class StaticSpeechT5Step:
         """Begin a sentence: ``memory`` is the encoder's output (1, T, dim), ``speaker``
         the normalised x-vector (1, 1, 512)."""
         length = memory.size(1)
-        for i, layer in enumerate(self.layers):
-            cross = layer.encoder_attn
-            self.cross_keys[i, :, :length] = split_heads(cross, cross.k_proj(memory))
-            self.cross_values[i, :, :length] = split_heads(cross, cross.v_proj(memory))
+        for i, layer in enumerate(self.calls.layers):
+            keys, values = layer.cross_key_value(memory)
+            self.cross_keys[i, :, :length] = split_heads(layer, keys)
+            self.cross_values[i, :, :length] = split_heads(layer, values)
         self.cross_bias.fill_(-float("inf"))
         self.cross_bias[:length] = 0
         self.speaker.copy_(speaker)
@@ -119,20 +119,24 @@ class StaticSpeechT5Step:
         """The step itself, in the eager loop's arithmetic (the same functions), with
         only fixed-shape operations on this object's buffers."""
         position = self.prenet.encode_positions.pe[0].index_select(0, self.position)
-        hidden = prenet_frame(self.prenet, self.last, self.masks, position, self.speaker)
+        hidden = prenet_frame(self.calls, self.prenet, self.last, self.masks, position, self.speaker)
         self_bias = torch.where(self.slots <= self.position, 0.0, -float("inf")).to(hidden.dtype)
-        for i, layer in enumerate(self.layers):
-            attn = layer.self_attn
-            self.keys[i].index_copy_(1, self.position, split_heads(attn, attn.k_proj(hidden)))
-            self.values[i].index_copy_(1, self.position, split_heads(attn, attn.v_proj(hidden)))
-            hidden = decoder_layer(layer, hidden, self.keys[i], self.values[i], self.cross_keys[i],
-                                   self.cross_values[i], self_bias, self.cross_bias)
-        state = hidden.view(1, -1)
-        spectrum = self.postnet.feat_out(state).view(self.r, self.n_mels)
+        for i, layer in enumerate(self.calls.layers):
+            hidden = decoder_layer(layer, hidden, self, i, self.cross_keys[i], self.cross_values[i],
+                                   self_bias, self.cross_bias)
+        spectrum, stop = self.calls.spectrum_and_stop(hidden.view(1, -1))
+        spectrum = spectrum.view(self.r, self.n_mels)
         self.spectrum.copy_(spectrum)
-        self.stop.copy_(torch.sigmoid(self.postnet.prob_out(state)).sum())
+        self.stop.copy_(torch.sigmoid(stop).sum())
         self.last.copy_(spectrum[-1].view(1, 1, self.n_mels))
         self.position.add_(1)
+
+    def put(self, i: int, key: torch.Tensor, value: torch.Tensor):
+        """Store layer ``i``'s key and value at the current position; the whole
+        buffers, to attend over with the mask."""
+        self.keys[i].index_copy_(1, self.position, key)
+        self.values[i].index_copy_(1, self.position, value)
+        return self.keys[i], self.values[i]
 
 
 class StaticWhisperBeams:

@@ -15,10 +15,12 @@ go; the mapped float32 weights are never read.
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 
 import torch
+import torch.nn.functional as F
 
 
 def quantise_int8(model, checkpoint: str | os.PathLike | None = None):
@@ -94,3 +96,51 @@ def checkpoint_file(model_id: str) -> str | None:
 
     path = try_to_load_from_cache(model_id, "model.safetensors")
     return path if isinstance(path, str) else None
+
+
+def direct(*linears):
+    """``linears`` (float32 or int8 layers that take the same input) as one function of
+    that input, returning their outputs in order: a tensor for one layer, a list for
+    several. It calls the kernels directly, skipping ``nn.Module.__call__`` (about 6 µs
+    a call on two cores, and a SpeechT5 step makes ~50). Int8 layers become one
+    product over their rows stacked, each row keeping its layer's scale: the same bits
+    as one call each, in half the time for three."""
+    packed = _packed(linears)
+    if packed is not None:
+        sizes = [linear.out_features for linear in linears]
+        reduce_range = linears[0].version is not None and linears[0].version >= 4  # as its forward picks
+
+        def call(x):
+            out = torch.ops.quantized.linear_dynamic(x, packed, reduce_range)
+            return out if len(sizes) == 1 else list(out.split(sizes, dim=-1))
+        return call
+    calls = [functools.partial(F.linear, weight=l.weight, bias=l.bias) if type(l) is torch.nn.Linear else l
+             for l in linears]
+    return calls[0] if len(calls) == 1 else (lambda x: [call(x) for call in calls])
+
+
+def _packed(linears):
+    """The int8 kernel's weights for ``linears`` stacked by rows, or None where they
+    are not all int8 layers of one input width and one quantisation scheme."""
+    if not all(isinstance(l, torch.ao.nn.quantized.dynamic.Linear) and l._packed_params.dtype == torch.qint8
+               for l in linears):
+        return None
+    if len(linears) == 1:
+        return linears[0]._packed_params._packed_params
+    weights, biases = [l.weight() for l in linears], [l.bias() for l in linears]
+    if len({l.in_features for l in linears}) > 1 or len({l.version for l in linears}) > 1 \
+            or len({b is None for b in biases}) > 1:
+        return None
+    rows, scales, zeros = [], [], []
+    for w in weights:
+        if w.qscheme() == torch.per_tensor_affine:
+            scales.append(torch.full((w.size(0),), w.q_scale(), dtype=torch.float64))
+            zeros.append(torch.full((w.size(0),), w.q_zero_point(), dtype=torch.long))
+        elif w.qscheme() == torch.per_channel_affine and w.q_per_channel_axis() == 0:
+            scales.append(w.q_per_channel_scales().double())
+            zeros.append(w.q_per_channel_zero_points().long())
+        else:
+            return None
+        rows.append(w.int_repr())
+    stacked = torch._make_per_channel_quantized_tensor(torch.cat(rows), torch.cat(scales), torch.cat(zeros), 0)
+    return torch.ops.quantized.linear_prepack(stacked, None if biases[0] is None else torch.cat(biases))

@@ -6,7 +6,9 @@ sentence is done; this loop does the same arithmetic in the same order and yield
 the waveform block by block. Three changes from the loop in transformers, all exact:
 
 * the decoder layers' arithmetic is written out (:class:`SpeechT5DecoderSteps`): the
-  library's modules cost more Python per step than the matrix products take.
+  library's modules cost more Python per step than the matrix products take. The
+  linear layers' kernels are called directly (:class:`StepCalls`), and in int8 a
+  layer's query, key and value are one product, bit for bit the three.
 * the decoder prenet runs on the newest frame only (upstream reruns it on every
   frame at every step, a cost that grows with the square of the length). Its dropout
   stays on at inference, so the random masks are still drawn at full size: with the
@@ -36,6 +38,7 @@ import torch
 import torch.nn.functional as F
 
 from .hifigan_stream import StreamingHifiGan
+from .int8 import direct
 
 POSTNET_CONTEXT = 10  # frames each side that change a postnet output
 VOCODER_LAG = 24  # frames HiFi-GAN needs beyond the last sample it can complete
@@ -111,8 +114,9 @@ class EagerStep:
     :class:`s2st_helpers.fast.cuda_graph.StaticSpeechT5Step`."""
 
     def __init__(self, model, memory: torch.Tensor, capacity: int):
-        self.prenet, self.postnet = model.speecht5.decoder.prenet, model.speech_decoder_postnet
-        self.decoder = SpeechT5DecoderSteps(model.speecht5.decoder.wrapped_decoder, memory, capacity)
+        self.calls = step_calls(model)
+        self.prenet = model.speecht5.decoder.prenet
+        self.decoder = SpeechT5DecoderSteps(self.calls, memory, capacity)
         self.r, self.n_mels = model.config.reduction_factor, model.config.num_mel_bins
 
     def start(self, memory: torch.Tensor, speaker: torch.Tensor) -> None:
@@ -121,14 +125,14 @@ class EagerStep:
 
     def step(self, step: int) -> torch.Tensor:
         """The spectrum (r, n_mels) of decoder step ``step`` (1-based)."""
-        hidden = _prenet_last(self.prenet, self.last, step, self.speaker)
-        self.state = self.decoder(hidden).view(1, -1)
-        spectrum = self.postnet.feat_out(self.state).view(self.r, self.n_mels)
+        hidden = _prenet_last(self.calls, self.prenet, self.last, step, self.speaker)
+        spectrum, self.stop = self.calls.spectrum_and_stop(self.decoder(hidden).view(1, -1))
+        spectrum = spectrum.view(self.r, self.n_mels)
         self.last = spectrum[-1].view(1, 1, self.n_mels)
         return spectrum
 
     def stop_probability(self) -> torch.Tensor:
-        return torch.sigmoid(self.postnet.prob_out(self.state)).sum()
+        return torch.sigmoid(self.stop).sum()
 
 
 def _finish(postnet, voice, mel: torch.Tensor, start: int, end: int, final: bool) -> torch.Tensor:
@@ -144,76 +148,122 @@ class SpeechT5DecoderSteps:
     ``SpeechT5DecoderLayer`` written out. Going through the library's modules costs
     ~7 ms of Python per step on a laptop, more than the matrix products themselves;
     here the keys and values also go into buffers made once instead of growing by
-    concatenation. The linear layers are still the model's own modules, so a
-    quantised model runs through here unchanged."""
+    concatenation, and the layers are called through :class:`StepCalls`."""
 
-    def __init__(self, decoder, memory: torch.Tensor, capacity: int):
-        self.layers = list(decoder.layers)
-        attn = self.layers[0].self_attn
-        self.heads, self.head_dim = attn.num_heads, attn.head_dim
-        shape = (len(self.layers), self.heads, capacity, self.head_dim)
+    def __init__(self, calls: "StepCalls", memory: torch.Tensor, capacity: int):
+        self.layers = calls.layers
+        heads, head_dim = self.layers[0].num_heads, self.layers[0].head_dim
+        shape = (len(self.layers), heads, capacity, head_dim)
         self.keys, self.values = memory.new_empty(shape), memory.new_empty(shape)
-        self.cross = [(split_heads(layer.encoder_attn, layer.encoder_attn.k_proj(memory)),
-                       split_heads(layer.encoder_attn, layer.encoder_attn.v_proj(memory))) for layer in self.layers]
+        self.cross = [[split_heads(layer, x) for x in layer.cross_key_value(memory)] for layer in self.layers]
         self.length = 0
 
     def __call__(self, hidden: torch.Tensor) -> torch.Tensor:
-        n = self.length
         for i, layer in enumerate(self.layers):
-            attn = layer.self_attn
-            self.keys[i, :, n] = attn.k_proj(hidden).view(self.heads, self.head_dim)
-            self.values[i, :, n] = attn.v_proj(hidden).view(self.heads, self.head_dim)
-            hidden = decoder_layer(layer, hidden, self.keys[i, :, :n + 1], self.values[i, :, :n + 1], *self.cross[i])
-        self.length = n + 1
+            hidden = decoder_layer(layer, hidden, self, i, *self.cross[i])
+        self.length += 1
         return hidden
 
-
-def split_heads(attn, x: torch.Tensor) -> torch.Tensor:
-    """(1, T, H*D) -> (H, T, D), for ``attn``'s heads."""
-    return x.view(-1, attn.num_heads, attn.head_dim).transpose(0, 1)
-
-
-def decoder_layer(layer, hidden: torch.Tensor, keys, values, cross_keys, cross_values, self_bias=None,
-                  cross_bias=None) -> torch.Tensor:
-    """``SpeechT5DecoderLayer`` on one frame, the frame's own key and value already in
-    ``keys`` and ``values``. The biases (added before the softmax) mask cache slots
-    not in use; the eager loop slices its caches instead and passes none."""
-    out = _attend(layer.self_attn, hidden, keys, values, self_bias)
-    hidden = layer.self_attn_layer_norm(hidden + out)
-    out = _attend(layer.encoder_attn, hidden, cross_keys, cross_values, cross_bias)
-    hidden = layer.encoder_attn_layer_norm(hidden + out)
-    ff = layer.feed_forward
-    return layer.final_layer_norm(hidden + ff.output_dense(ff.intermediate_act_fn(ff.intermediate_dense(hidden))))
+    def put(self, i: int, key: torch.Tensor, value: torch.Tensor):
+        """Store layer ``i``'s key and value (heads, 1, head_dim) for this frame; the
+        keys and values to attend over."""
+        n = self.length
+        self.keys[i, :, n:n + 1], self.values[i, :, n:n + 1] = key, value
+        return self.keys[i, :, :n + 1], self.values[i, :, :n + 1]
 
 
-def _attend(attn, query_in: torch.Tensor, keys, values, bias=None) -> torch.Tensor:
-    query = split_heads(attn, attn.q_proj(query_in) * attn.scaling)
-    scores = torch.bmm(query, keys.transpose(1, 2))
+class LayerCalls:
+    """One decoder layer's operations, the linear layers through
+    :func:`s2st_helpers.fast.int8.direct` (the query, key and value as one product in
+    int8)."""
+
+    def __init__(self, layer):
+        attn, cross, ff = layer.self_attn, layer.encoder_attn, layer.feed_forward
+        self.num_heads, self.head_dim, self.scaling = attn.num_heads, attn.head_dim, attn.scaling
+        self.qkv, self.out = direct(attn.q_proj, attn.k_proj, attn.v_proj), direct(attn.out_proj)
+        self.cross_query, self.cross_out = direct(cross.q_proj), direct(cross.out_proj)
+        self.cross_key_value = direct(cross.k_proj, cross.v_proj)
+        self.norms = [_norm(n) for n in (layer.self_attn_layer_norm, layer.encoder_attn_layer_norm,
+                                         layer.final_layer_norm)]
+        self.up, self.down = direct(ff.intermediate_dense), direct(ff.output_dense)
+        self.act = getattr(ff.intermediate_act_fn, "act", ff.intermediate_act_fn)  # GELUActivation's function
+
+
+class StepCalls:
+    """A SpeechT5 model's decoder step as direct calls, made once per model and its
+    weights (:func:`step_calls`)."""
+
+    def __init__(self, model):
+        prenet, postnet = model.speecht5.decoder.prenet, model.speech_decoder_postnet
+        self.layers = [LayerCalls(layer) for layer in model.speecht5.decoder.wrapped_decoder.layers]
+        self.prenet = [direct(layer) for layer in prenet.layers]
+        self.prenet_final, self.speaker = direct(prenet.final_layer), direct(prenet.speaker_embeds_layer)
+        self.spectrum_and_stop = direct(postnet.feat_out, postnet.prob_out)
+
+
+def step_calls(model) -> StepCalls:
+    """The model's :class:`StepCalls`, made again when its layers or weights change."""
+    key = (tuple(id(m) for m in model.modules()), tuple((p.data_ptr(), p.dtype) for p in model.parameters()))
+    cached = model.__dict__.get("_s2st_step_calls")
+    if cached is None or cached[0] != key:
+        cached = model.__dict__["_s2st_step_calls"] = (key, StepCalls(model))
+    return cached[1]
+
+
+def _norm(norm: torch.nn.LayerNorm):
+    return functools.partial(F.layer_norm, normalized_shape=norm.normalized_shape, weight=norm.weight,
+                             bias=norm.bias, eps=norm.eps)
+
+
+def split_heads(layer, x: torch.Tensor) -> torch.Tensor:
+    """(1, T, H*D) -> (H, T, D), for ``layer``'s heads (anything with ``num_heads``
+    and ``head_dim``)."""
+    return x.view(-1, layer.num_heads, layer.head_dim).transpose(0, 1)
+
+
+def decoder_layer(layer: LayerCalls, hidden: torch.Tensor, cache, i: int, cross_keys, cross_values,
+                  self_bias=None, cross_bias=None) -> torch.Tensor:
+    """``SpeechT5DecoderLayer`` on one frame. ``cache.put(i, key, value)`` stores the
+    frame's key and value and returns the keys and values to attend over. The biases
+    (added before the softmax) mask cache slots not in use; the eager loop slices its
+    caches instead and passes none."""
+    query, key, value = layer.qkv(hidden)
+    keys, values = cache.put(i, split_heads(layer, key), split_heads(layer, value))
+    hidden = layer.norms[0](hidden + _attend(layer, layer.out, query, keys, values, self_bias))
+    out = _attend(layer, layer.cross_out, layer.cross_query(hidden), cross_keys, cross_values, cross_bias)
+    hidden = layer.norms[1](hidden + out)
+    return layer.norms[2](hidden + layer.down(layer.act(layer.up(hidden))))
+
+
+def _attend(layer: LayerCalls, out_proj, query: torch.Tensor, keys, values, bias=None) -> torch.Tensor:
+    heads = split_heads(layer, query * layer.scaling)
+    scores = torch.bmm(heads, keys.transpose(1, 2))
     weights = (scores if bias is None else scores + bias).softmax(dim=-1)
-    return attn.out_proj(torch.bmm(weights, values).transpose(0, 1).reshape(query_in.shape))
+    return out_proj(torch.bmm(weights, values).transpose(0, 1).reshape(query.shape))
 
 
-def _prenet_last(prenet, last: torch.Tensor, step: int, speaker: torch.Tensor) -> torch.Tensor:
+def _prenet_last(calls: StepCalls, prenet, last: torch.Tensor, step: int, speaker: torch.Tensor) -> torch.Tensor:
     """The decoder prenet's output for the newest frame only. Upstream draws each
     dropout mask for all ``step`` frames and uses the last row; drawing the same
     shape keeps the random stream, and so the output, the same."""
     p = prenet.config.speech_decoder_prenet_dropout
     keeps = [dropout_keep(step, layer.out_features, p, last) for layer in prenet.layers]
-    return prenet_frame(prenet, last, keeps, prenet.encode_positions.pe[:, step - 1:step], speaker)
+    return prenet_frame(calls, prenet, last, keeps, prenet.encode_positions.pe[:, step - 1:step], speaker)
 
 
-def prenet_frame(prenet, last: torch.Tensor, keeps, position: torch.Tensor, speaker: torch.Tensor) -> torch.Tensor:
+def prenet_frame(calls: StepCalls, prenet, last: torch.Tensor, keeps, position: torch.Tensor,
+                 speaker: torch.Tensor) -> torch.Tensor:
     """The decoder prenet on one frame: ``keeps``, each layer's dropout mask (see
     :func:`dropout_keep`); ``position``, the frame's row of the positional encoding;
     ``speaker``, the normalised x-vector (1, 1, 512)."""
     p = prenet.config.speech_decoder_prenet_dropout
     hidden = last
-    for layer, keep in zip(prenet.layers, keeps):
+    for layer, keep in zip(calls.prenet, keeps):
         hidden = torch.where(keep, F.relu(layer(hidden)), 0) * 1 / (1 - p)
-    hidden = prenet.final_layer(hidden)
+    hidden = calls.prenet_final(hidden)
     positions = prenet.encode_positions
     hidden = positions.dropout(hidden + positions.alpha * position)
-    return F.relu(prenet.speaker_embeds_layer(torch.cat([hidden, speaker], dim=-1)))
+    return F.relu(calls.speaker(torch.cat([hidden, speaker], dim=-1)))
 
 
 def dropout_keep(step: int, width: int, p: float, like: torch.Tensor) -> torch.Tensor:
