@@ -60,41 +60,45 @@ class WhisperDecoderSteps:
     def _split(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, H*D) -> (B, H, T, D)
         return x.view(x.shape[0], -1, self.heads, self.head_dim).transpose(1, 2)
 
-    def _attend(self, attn, hidden, keys, values, linear=None) -> torch.Tensor:
+    def _attend(self, attn, hidden, keys, values, linear=None, mask=None) -> torch.Tensor:
         linear = linear or _module
         # scaled first, as upstream does; contiguous, or SDPA takes its slow path
         query = self._split((linear(attn.q_proj, hidden) * attn.scaling).contiguous())
-        out = F.scaled_dot_product_attention(query, keys, values, scale=1.0)
+        out = F.scaled_dot_product_attention(query, keys, values, attn_mask=mask, scale=1.0)
         return linear(attn.out_proj, out.transpose(1, 2).reshape(hidden.shape))
 
-    def step(self, token: int, logits: bool = True) -> torch.Tensor | None:
-        """Feed one token; returns the next-token logits (float32, shape (vocab,)),
-        unless ``logits=False`` (inside a prompt they are not needed, and the output
-        projection over 51,865 tokens is a third of a step)."""
-        n = len(self.tokens)
-        ids = torch.tensor([[token]], device=self.keys.device)
-        hidden = self.decoder.embed_tokens(ids) + self.decoder.embed_positions.weight[n:n + 1]
+    def step(self, token: int | list[int], logits: bool = True) -> torch.Tensor | None:
+        """Feed one token, or several in one pass (each weight read once for all of
+        them, as ``generate`` reads a prompt); returns the logits after the last one
+        (float32, shape (vocab,)), unless ``logits=False`` (inside a prompt they are not
+        needed, and the output projection over 51,865 tokens is a third of a step)."""
+        tokens = [token] if isinstance(token, int) else list(token)
+        n, k = len(self.tokens), len(tokens)
+        ids = torch.tensor([tokens], device=self.keys.device)
+        hidden = self.decoder.embed_tokens(ids) + self.decoder.embed_positions.weight[n:n + k]
+        mask = None
+        if k > 1:  # each new token sees the tokens before it and itself
+            seen = torch.arange(n + k, device=ids.device) <= torch.arange(n, n + k, device=ids.device)[:, None]
+            mask = torch.zeros(k, n + k, dtype=hidden.dtype, device=ids.device).masked_fill(~seen, -float("inf"))
         for i, layer in enumerate(self.layers):
             attn, normed = layer.self_attn, layer.self_attn_layer_norm(hidden)
-            self.keys[i, :, :, n] = attn.k_proj(normed).view(1, self.heads, self.head_dim)
-            self.values[i, :, :, n] = attn.v_proj(normed).view(1, self.heads, self.head_dim)
-            hidden = hidden + self._attend(attn, normed, self.keys[i, :, :, :n + 1], self.values[i, :, :, :n + 1])
+            self.keys[i, :, :, n:n + k] = self._split(attn.k_proj(normed))
+            self.values[i, :, :, n:n + k] = self._split(attn.v_proj(normed))
+            hidden = hidden + self._attend(attn, normed, self.keys[i, :, :, :n + k], self.values[i, :, :, :n + k],
+                                           mask=mask)
             hidden = hidden + self._attend(layer.encoder_attn, layer.encoder_attn_layer_norm(hidden), *self.cross[i])
             hidden = hidden + layer.fc2(layer.activation_fn(layer.fc1(layer.final_layer_norm(hidden))))
-        self.tokens.append(token)
+        self.tokens.extend(tokens)
         if not logits:
             return None
-        return self.model.proj_out(self.decoder.layer_norm(hidden))[0, -1].float()
+        return self.model.proj_out(self.decoder.layer_norm(hidden[:, -1:]))[0, -1].float()
 
     @torch.inference_mode()
     def feed(self, prompt: list[int]) -> torch.Tensor:
-        """Feed the part of ``prompt`` not fed yet; returns the last logits."""
+        """Feed the part of ``prompt`` not fed yet, in one pass; returns the last logits."""
         if self.tokens != prompt[:len(self.tokens)] or len(prompt) <= len(self.tokens):
             raise ValueError(f"prompt {prompt} does not continue the tokens fed so far {self.tokens}")
-        new = prompt[len(self.tokens):]
-        for token in new[:-1]:
-            self.step(token, logits=False)
-        return self.step(new[-1])
+        return self.step(prompt[len(self.tokens):])
 
     @torch.inference_mode()
     def greedy(self, prompt: list[int], max_new_tokens: int) -> torch.Tensor:
