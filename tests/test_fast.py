@@ -228,7 +228,7 @@ def test_int8_loop_through_direct_calls_is_the_loop_through_modules(tiny, monkey
     got = torch.cat(streamed(fast, ids, speaker, seed=5, maxlenratio=4.0))
     monkeypatch.setattr(speecht5_steps, "direct", lambda *layers: (
         layers[0] if len(layers) == 1 else (lambda x: [layer(x) for layer in layers])))
-    fast.model.__dict__.pop("_s2st_step_calls")
+    fast.model.__dict__.pop("_s2st_kept")
     want = torch.cat(streamed(fast, ids, speaker, seed=5, maxlenratio=4.0))
     assert torch.equal(got, want)
 
@@ -244,6 +244,23 @@ def test_step_calls_follow_the_model(exact):
     postnet.feat_out.weight.data = postnet.feat_out.weight.data.clone()
     assert step_calls(model) is not first
     assert step_calls(copy.deepcopy(model)) is not step_calls(model)
+
+
+def test_models_still_copy_and_pickle_after_speaking(tiny):
+    """What the speed layer keeps on the models (direct calls, laid-out weights) is
+    left out of a copy or a pickle, which makes its own."""
+    import io
+
+    from s2st_helpers.fast.speecht5_steps import step_calls
+
+    synthesise("Keep nothing.", maxlenratio=2.0, seed=1)
+    fast = load_tts(preset="fast")
+    assert "_s2st_kept" in fast.model.__dict__
+    for module in (fast.model, fast.vocoder):
+        torch.save(module, io.BytesIO())
+    twin = copy.deepcopy(fast.model)
+    assert "step_calls" not in twin.__dict__["_s2st_kept"]
+    assert step_calls(twin) is not step_calls(fast.model)
 
 
 @pytest.mark.parametrize("splits", [[200], [16, 32, 64, 88], [1] * 30 + [170], [40, 0, 100, 60]])

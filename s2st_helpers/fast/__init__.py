@@ -12,9 +12,12 @@ adds the one lever that changes the text: Whisper's encoder in bfloat16.
   batch) and greedy loop written out.
 * :mod:`.speecht5_steps`: SpeechT5's decoder loop written out, yielding audio in blocks.
 * :mod:`.hifigan_stream`: HiFi-GAN fed block by block, keeping its state.
-* :mod:`.int8`: SpeechT5's linear layers in int8 on a CPU.
+* :mod:`.int8`: SpeechT5's linear layers in int8 on a CPU, and their kernels called
+  directly (a layer's query, key and value as one product).
 * :mod:`.bf16`: bfloat16 where the processor computes it natively: HiFi-GAN's
-  convolutions, and under ``fastest`` Whisper's encoder.
+  convolutions (their weights laid out once for oneDNN), and under ``fastest``
+  Whisper's encoder.
+* :mod:`.kept`: what those keep on a model between calls, left out of its copies.
 * :mod:`.cuda_graph`: on a GPU, SpeechT5's step and Whisper's beam step on fixed-shape
   buffers, each recorded once as a CUDA graph and replayed.
 """

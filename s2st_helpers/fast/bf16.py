@@ -22,6 +22,8 @@ import weakref
 
 import torch
 
+from .kept import kept
+
 
 def native_bf16(device: torch.device | str = "cpu") -> bool:
     """Whether ``device`` computes bfloat16 natively (a CUDA device counts when it
@@ -47,9 +49,17 @@ def convolutions_to_bf16(vocoder) -> bool:
     for module in vocoder.modules():
         if isinstance(module, (torch.nn.Conv1d, torch.nn.ConvTranspose1d)):
             module.to(torch.bfloat16)
-    vocoder.conv_pre.register_forward_pre_hook(lambda module, args: (args[0].to(torch.bfloat16),))
-    vocoder.conv_post.register_forward_hook(lambda module, args, out: out.float())
+    vocoder.conv_pre.register_forward_pre_hook(_input_to_bf16)
+    vocoder.conv_post.register_forward_hook(_output_to_float)
     return True
+
+
+def _input_to_bf16(module, args):  # hooks by name, not lambdas, so the vocoder still pickles
+    return (args[0].to(torch.bfloat16),)
+
+
+def _output_to_float(module, args, out):
+    return out.float()
 
 
 def encoder_dtype(device: torch.device | str) -> torch.dtype:
@@ -87,10 +97,7 @@ def conv1d(conv: torch.nn.Conv1d):
     Elsewhere, or where PyTorch lacks the oneDNN operators, it is ``F.conv1d``. Made
     once per convolution and weight (kept on the module)."""
     key = (conv.weight.data_ptr(), conv.weight.dtype, conv.weight.device)
-    cached = conv.__dict__.get("_s2st_conv1d")
-    if cached is None or cached[0] != key:
-        cached = conv.__dict__["_s2st_conv1d"] = (key, _conv1d(conv))
-    return cached[1]
+    return kept(conv, "conv1d", key, lambda: _conv1d(conv))
 
 
 def _conv1d(conv: torch.nn.Conv1d):

@@ -39,6 +39,7 @@ import torch.nn.functional as F
 
 from .hifigan_stream import StreamingHifiGan
 from .int8 import direct
+from .kept import kept
 
 POSTNET_CONTEXT = 10  # frames each side that change a postnet output
 VOCODER_LAG = 24  # frames HiFi-GAN needs beyond the last sample it can complete
@@ -204,10 +205,7 @@ class StepCalls:
 def step_calls(model) -> StepCalls:
     """The model's :class:`StepCalls`, made again when its layers or weights change."""
     key = (tuple(id(m) for m in model.modules()), tuple((p.data_ptr(), p.dtype) for p in model.parameters()))
-    cached = model.__dict__.get("_s2st_step_calls")
-    if cached is None or cached[0] != key:
-        cached = model.__dict__["_s2st_step_calls"] = (key, StepCalls(model))
-    return cached[1]
+    return kept(model, "step_calls", key, lambda: StepCalls(model))
 
 
 def _norm(norm: torch.nn.LayerNorm):

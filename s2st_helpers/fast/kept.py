@@ -1,0 +1,28 @@
+"""What the speed layer keeps on a model or a module between calls.
+
+Introduced with ``06_speed``'s loops: a model's direct calls
+(:func:`s2st_helpers.fast.speecht5_steps.step_calls`) and a convolution's weights laid
+out for oneDNN (:func:`s2st_helpers.fast.bf16.conv1d`) are made once and kept on the
+module they belong to. They point at that module's tensors, so a copy or a pickle of
+the module starts without them and makes its own.
+"""
+
+from __future__ import annotations
+
+
+class Kept(dict):
+    def __deepcopy__(self, memo):
+        return Kept()
+
+    def __reduce__(self):
+        return Kept, ()
+
+
+def kept(module, name: str, key, make):
+    """``module``'s kept ``name``, made by ``make()`` when missing or made for another
+    ``key`` (where and in which dtype the weights were, say)."""
+    store = module.__dict__.setdefault("_s2st_kept", Kept())
+    cached = store.get(name)
+    if cached is None or cached[0] != key:
+        cached = store[name] = (key, make())
+    return cached[1]
