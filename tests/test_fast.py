@@ -246,6 +246,17 @@ def test_step_calls_follow_the_model(exact):
     assert step_calls(copy.deepcopy(model)) is not step_calls(model)
 
 
+def test_step_calls_follow_int8_weights_loaded_in_place(tiny):
+    """``load_state_dict`` gives an int8 layer new packed weights and no parameter
+    moves: the calls are made again all the same."""
+    from s2st_helpers.fast.speecht5_steps import step_calls
+
+    model = load_tts(preset="fast").model
+    first = step_calls(model)
+    model.load_state_dict(copy.deepcopy(model).state_dict())
+    assert step_calls(model) is not first
+
+
 def test_models_still_copy_and_pickle_after_speaking(tiny):
     """What the speed layer keeps on the models (direct calls, laid-out weights) is
     left out of a copy or a pickle, which makes its own."""

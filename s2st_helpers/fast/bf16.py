@@ -95,7 +95,8 @@ def conv1d(conv: torch.nn.Conv1d):
     length, most of a small block's cost. The results differ from ``F.conv1d``'s by
     bfloat16's rounding (one unit in the last place), no further from float64's.
     Elsewhere, or where PyTorch lacks the oneDNN operators, it is ``F.conv1d``. Made
-    once per convolution and weight (kept on the module)."""
+    once per convolution and weight (kept on the module): a weight replaced is seen, a
+    weight overwritten in place is not (its laid-out copy stays as it was)."""
     key = (conv.weight.data_ptr(), conv.weight.dtype, conv.weight.device)
     return kept(conv, "conv1d", key, lambda: _conv1d(conv))
 
@@ -104,7 +105,7 @@ def _conv1d(conv: torch.nn.Conv1d):
     dilation, weight, bias = conv.dilation[0], conv.weight, conv.bias
 
     def plain(x: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.conv1d(x.T[None], weight, bias, dilation=dilation)[0].T
+        return torch.nn.functional.conv1d(x.T[None], weight, bias, dilation=dilation, groups=conv.groups)[0].T
 
     if weight.dtype != torch.bfloat16 or weight.device.type != "cpu" or conv.groups != 1 or not _onednn():
         return plain

@@ -4,7 +4,9 @@ Introduced in ``06_speed``. Every convolution in HiFi-GAN is "same"-padded, so o
 sample t depends on inputs t-p .. t+p only. Here each layer keeps the inputs it will
 still need, computes just the outputs whose inputs have all arrived (or, once the
 input has ended, that fall in the zero padding), and passes them on. Nothing is
-computed twice, and the joined outputs equal ``vocoder(whole spectrogram)``.
+computed twice, and the joined outputs equal ``vocoder(whole spectrogram)`` in float32
+(in bfloat16, within its rounding: the stream's convolutions go through oneDNN with
+their weights laid out once, :func:`s2st_helpers.fast.bf16.conv1d`).
 """
 
 from __future__ import annotations

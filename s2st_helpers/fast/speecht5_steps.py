@@ -194,7 +194,8 @@ class StepCalls:
     """A SpeechT5 model's decoder step as direct calls, made once per model and its
     weights (:func:`step_calls`)."""
 
-    def __init__(self, model):
+    def __init__(self, model, int8_weights=()):
+        self.int8_weights = list(int8_weights)  # held, so the ids in step_calls' key stay theirs
         prenet, postnet = model.speecht5.decoder.prenet, model.speech_decoder_postnet
         self.layers = [LayerCalls(layer) for layer in model.speecht5.decoder.wrapped_decoder.layers]
         self.prenet = [direct(layer) for layer in prenet.layers]
@@ -203,9 +204,14 @@ class StepCalls:
 
 
 def step_calls(model) -> StepCalls:
-    """The model's :class:`StepCalls`, made again when its layers or weights change."""
-    key = (tuple(id(m) for m in model.modules()), tuple((p.data_ptr(), p.dtype) for p in model.parameters()))
-    return kept(model, "step_calls", key, lambda: StepCalls(model))
+    """The model's :class:`StepCalls`, made again when its layers or weights change
+    (int8 layers have no parameters: their packed weights, which ``load_state_dict``
+    replaces, are followed by identity)."""
+    int8 = [m._packed_params._packed_params for m in model.modules()
+            if isinstance(m, torch.ao.nn.quantized.dynamic.Linear)]
+    key = (tuple(id(m) for m in model.modules()), tuple((p.data_ptr(), p.dtype) for p in model.parameters()),
+           tuple(id(w) for w in int8))
+    return kept(model, "step_calls", key, lambda: StepCalls(model, int8))
 
 
 def _norm(norm: torch.nn.LayerNorm):
