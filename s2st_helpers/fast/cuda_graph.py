@@ -29,22 +29,13 @@ import warnings
 import torch
 
 from .speecht5_steps import decoder_layer, dropout_keep, prenet_frame, split_heads, step_calls
+from .kept import Kept
+from .kept import weights as current_weights
 from .whisper_steps import _linear
 
 _graphs_lock = threading.Lock()
 _record_lock = threading.Lock()  # one recording at a time in the process
 _FAILED = "recording failed"
-
-
-class _Graphs(dict):
-    """A model's recorded steps. A copy or a pickle of the model starts without them
-    (they hold the original's buffers, and a lock)."""
-
-    def __deepcopy__(self, memo):
-        return _Graphs()
-
-    def __reduce__(self):
-        return _Graphs, ()
 
 
 class StaticSpeechT5Step:
@@ -292,12 +283,13 @@ def _graphed(model, make, args: tuple, fits, key=None):
     once). Release it with ``.busy.release()``."""
     key = (make.__name__, key)
     with _graphs_lock:
-        # kept on the model itself, so they go when it goes (a cycle the collector frees)
-        mine = model.__dict__.setdefault("_s2st_cuda_graphs", _Graphs())
+        # kept on the model itself, so they go when it goes (a cycle the collector frees);
+        # a copy or a pickle of the model starts without them (they hold the original's buffers)
+        mine = model.__dict__.setdefault("_s2st_cuda_graphs", Kept())
         static = mine.get(key)
         if static is _FAILED:
             return None
-        weights = _weights(model)
+        weights = current_weights(model)
         if static is None or (static.weights != weights and not static.busy.locked()):
             # a graph reads the weights where they were when it was recorded: after
             # model.half() or a reload into new tensors, record again
@@ -321,7 +313,3 @@ def _graphed(model, make, args: tuple, fits, key=None):
             raise
     return static
 
-
-def _weights(model) -> tuple:
-    """Where and in which dtype the model's weights are: what a recorded graph reads."""
-    return tuple((p.data_ptr(), p.dtype) for p in model.parameters())

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 
 class Kept(dict):
+    """A dict that a deep copy or a pickle of its owner gets empty (also the store of
+    a model's CUDA graphs, :mod:`s2st_helpers.fast.cuda_graph`)."""
+
     def __deepcopy__(self, memo):
         return Kept()
 
@@ -29,3 +32,9 @@ def kept(module, name: str, key, make):
     if cached is None or cached[0] != key:
         cached = store[name] = (key, make())
     return cached[1]
+
+
+def weights(model) -> tuple:
+    """Where and in which dtype the model's parameters are: what kept calls and
+    recorded graphs read, so a change here means making them again."""
+    return tuple((p.data_ptr(), p.dtype) for p in model.parameters())

@@ -40,6 +40,7 @@ import torch.nn.functional as F
 from .hifigan_stream import StreamingHifiGan
 from .int8 import direct
 from .kept import kept
+from .kept import weights as current_weights
 
 POSTNET_CONTEXT = 10  # frames each side that change a postnet output
 VOCODER_LAG = 24  # frames HiFi-GAN needs beyond the last sample it can complete
@@ -209,8 +210,7 @@ def step_calls(model) -> StepCalls:
     replaces, are followed by identity)."""
     int8 = [m._packed_params._packed_params for m in model.modules()
             if isinstance(m, torch.ao.nn.quantized.dynamic.Linear)]
-    key = (tuple(id(m) for m in model.modules()), tuple((p.data_ptr(), p.dtype) for p in model.parameters()),
-           tuple(id(w) for w in int8))
+    key = (tuple(id(m) for m in model.modules()), current_weights(model), tuple(id(w) for w in int8))
     return kept(model, "step_calls", key, lambda: StepCalls(model, int8))
 
 
