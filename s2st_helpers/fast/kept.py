@@ -5,8 +5,9 @@ Introduced with ``06_speed``'s loops: a model's direct calls
 out for oneDNN (:func:`s2st_helpers.fast.bf16.conv1d`) are made once and kept on the
 module they belong to. They point at that module's tensors, so a deep copy or a pickle
 of the module starts without them and makes its own. Some are copies of weights in
-another layout: SpeechT5's stacked int8 query, key and value (~18 MB beside the
-layers' own) and HiFi-GAN's laid-out bfloat16 weights (~28 MB); the peak memory in
+another layout: SpeechT5's stacked int8 weights (each self-attention's query, key and
+value, each cross-attention's key and value: 17.9 MB beside the layers' own) and
+HiFi-GAN's convolution weights laid out in bfloat16 (22.5 MB); the peak memory in
 ``benchmarks/README.md`` includes them.
 """
 
