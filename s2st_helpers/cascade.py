@@ -123,7 +123,7 @@ def speech_to_speech_translation_stream(audio, *, speaker=None, sampling_rate: i
     generate_kwargs = {**(generate_kwargs or {}), **({"task": "transcribe"} if three_stage else {})}
     start = time.perf_counter()
     if len(waveform) > WINDOW_SECONDS * SAMPLING_RATE:
-        pieces = _long_pieces(waveform, timings, heard, progress, generate_kwargs)
+        pieces = _long_pieces(waveform, timings, heard, progress, {"preset": options.preset, **generate_kwargs})
     else:
         pieces = _short_piece(waveform, timings, heard, options, generate_kwargs)
 

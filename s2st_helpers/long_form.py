@@ -7,7 +7,8 @@ with timestamps, keep the segments it finished, and start the next window where 
 last finished segment ended (a segment cut off by the window's end is decoded again,
 whole, in the next one). Each window is judged on its own by the no-speech rule of
 :mod:`s2st_helpers.translation`, so applause or silence at the start of a lecture
-skips that window and nothing else.
+skips that window and nothing else. Under the speed presets each window is encoded
+once and decoded by :mod:`s2st_helpers.fast.whisper_steps`, with the same tokens.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from . import settings
 from .audio import SAMPLING_RATE, loudest_frame_dbfs
 from .translation import (NO_SPEECH_THRESHOLD, SILENCE_DBFS, WINDOW_SECONDS, average_logprob, first_step_logits,
                           guard_options, is_no_speech, read_first_step, whisper_features)
@@ -44,17 +46,20 @@ class Segment:
 def translate_windows(asr, waveform: np.ndarray, *, language: str | None = None,
                       no_speech_threshold: float = NO_SPEECH_THRESHOLD,
                       progress: Callable[[float, float], None] | None = None,
-                      **generate_kwargs) -> Iterator[Segment]:
+                      preset: str | None = None, **generate_kwargs) -> Iterator[Segment]:
     """Yield the segments of a recording of any length, window by window, as they
     are decoded. ``progress(seconds_done, seconds_total)`` is called after each window.
-    Extra keyword arguments go to Whisper's ``generate`` (``task``, ``num_beams``...)."""
+    Extra keyword arguments go to Whisper's ``generate`` (``task``, ``num_beams``...).
+    ``preset``: as for :func:`~s2st_helpers.translate` ("fast": each window encoded
+    once, and decoded by the speed layer's loops, with the same tokens)."""
+    preset = settings.preset(preset)
     total = len(waveform) / SAMPLING_RATE
     seek, index = 0, 0
     while seek < len(waveform) - SAMPLING_RATE // 10:  # less than 0.1 s left: nothing to hear
         window = waveform[seek:seek + WINDOW]
         advance = len(window)
         if loudest_frame_dbfs(window) >= SILENCE_DBFS:
-            found, advance = _decode_window(asr, window, seek, index, language, no_speech_threshold,
+            found, advance = _decode_window(asr, window, seek, index, language, no_speech_threshold, preset,
                                             generate_kwargs)
             yield from found
         seek += max(advance, SAMPLING_RATE)  # always move on, at least a second
@@ -131,10 +136,18 @@ class _Stopped(Exception):
     """The caller of translate_ahead went away."""
 
 
-def _decode_window(asr, window, seek: int, index: int, language, no_speech_threshold, generate_kwargs):
+def _decode_window(asr, window, seek: int, index: int, language, no_speech_threshold, preset, generate_kwargs):
     """Segments of one window, and how many samples it used up."""
     features = whisper_features(asr, window)
-    lang, _, no_speech = read_first_step(asr, first_step_logits(asr, features["input_features"]), language)
+    steps = None
+    if preset == "exact":
+        logits = first_step_logits(asr, features["input_features"])
+    else:  # the speed layer: one encoding for the first step and the decoding, as translate_details does
+        from .fast.whisper_steps import WhisperDecoderSteps
+
+        steps = WhisperDecoderSteps.encode(asr.model, features["input_features"], preset == "fastest")
+        logits = steps.feed([asr.model.generation_config.decoder_start_token_id])
+    lang, _, no_speech = read_first_step(asr, logits, language)
     options = guard_options(len(window) / SAMPLING_RATE)
     options["max_length"] -= 1  # the prompt has no <|notimestamps|>: timestamps are on
     options = {**options, "task": "translate", "language": lang, **generate_kwargs, "return_timestamps": True,
@@ -143,13 +156,19 @@ def _decode_window(asr, window, seek: int, index: int, language, no_speech_thres
                # window, whole
                "force_unique_generate_call": True}
     with torch.inference_mode():
-        ids = asr.model.generate(**features, **options)[0]
+        if steps is not None:
+            from .fast.whisper_steps import generate_short
+
+            ids = generate_short(asr, steps, features, options)[0]
+        else:
+            ids = asr.model.generate(**features, **options)[0]
     config = asr.model.generation_config
     timestamp_begin = config.no_timestamps_token_id + 1
     special = set(asr.processor.tokenizer.all_special_ids)  # the prompt and end of text
     tokens = [t for t in ids.tolist() if t >= timestamp_begin or t not in special]
     if is_no_speech(no_speech, lambda: average_logprob(asr, features["input_features"], tokens, lang,
-                                                       options["task"], timestamps=True), no_speech_threshold):
+                                                       options["task"], timestamps=True,
+                                                       encoded=steps.encoded if steps else None), no_speech_threshold):
         return [Segment(seek / SAMPLING_RATE, (seek + len(window)) / SAMPLING_RATE, "", lang, no_speech, index)], \
             len(window)
     pieces, used = split_segments(tokens, timestamp_begin, len(window),

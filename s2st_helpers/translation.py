@@ -23,8 +23,9 @@ own ``generate``, each as 01 calls it. What it adds to the pipeline, and why:
   each window judged by the same rule, where the pipeline now raises an error.
 
 ``preset="fast"`` (the default; see :mod:`s2st_helpers.fast`) gives the same text
-from a clip up to 30 s with the encoder run once and the decoding written out
-(beam search with the beams as one batch, or greedy).
+with the encoder run once per 30 s window and the decoding written out (beam search
+with the beams as one batch, or greedy; with timestamps for a long recording's
+windows).
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ def translate_details(audio, *, sampling_rate: int | None = None, model: str | N
         from .long_form import translate_windows
 
         segments = list(translate_windows(asr, waveform, no_speech_threshold=no_speech_threshold, progress=progress,
-                                          **generate_kwargs))
+                                          preset=preset, **generate_kwargs))
         spoken = [s for s in segments if s.text] or segments
         return Translation(" ".join(s.text for s in spoken).strip(), spoken[0].language if spoken else None, None,
                            min((s.no_speech_probability for s in spoken), default=1.0), seconds)
@@ -122,8 +123,8 @@ def translate_details(audio, *, sampling_rate: int | None = None, model: str | N
             ids = generate_short(asr, steps, features, options)
         else:  # the plain tier: one generate call with the guard
             ids = asr.model.generate(**features, **options)
-    if is_no_speech(no_speech_p, lambda: average_logprob(asr, window, ids[0].tolist(), language, options["task"]),
-                    no_speech_threshold):
+    if is_no_speech(no_speech_p, lambda: average_logprob(asr, window, ids[0].tolist(), language, options["task"],
+                                                         encoded=steps.encoded if steps else None), no_speech_threshold):
         return Translation("", language, language_p, no_speech_p, seconds)
     text = asr.processor.batch_decode(ids, skip_special_tokens=True)[0].strip()
     return Translation(text, language, language_p, no_speech_p, seconds)
@@ -139,10 +140,12 @@ def is_no_speech(no_speech_p: float, average_logprob: Callable[[], float],
 
 
 def average_logprob(asr, window: torch.Tensor, tokens: list[int], language: str | None, task: str,
-                    timestamps: bool = False) -> float:
+                    timestamps: bool = False, encoded=None) -> float:
     """Mean log-probability Whisper gives the decoded ``tokens`` and the end-of-text
     token after them, in one decoder pass over the prompt and the tokens (as OpenAI
-    averages it). -inf when the prompt cannot be built (an unknown language name)."""
+    averages it). -inf when the prompt cannot be built (an unknown language name).
+    ``encoded``: the encoder's output for ``window`` where the caller has it (the
+    speed layer), so that the encoder is not run again."""
     config = asr.model.generation_config
     eos = config.eos_token_id
     tokens = [t for t in tokens if t != eos]
@@ -152,7 +155,8 @@ def average_logprob(asr, window: torch.Tensor, tokens: list[int], language: str 
     prompt += [] if timestamps else [config.no_timestamps_token_id]
     sequence = torch.tensor([prompt + tokens + [eos]], device=asr.device)
     with torch.inference_mode():
-        logits = asr.model(input_features=window, decoder_input_ids=sequence[:, :-1]).logits[0]
+        inputs = {"input_features": window} if encoded is None else {"encoder_outputs": encoded}
+        logits = asr.model(**inputs, decoder_input_ids=sequence[:, :-1]).logits[0]
     logprobs = logits.float().log_softmax(-1)[len(prompt) - 1:]
     return float(logprobs.gather(-1, sequence[0, len(prompt):, None]).mean())
 

@@ -71,14 +71,17 @@ def test_long_recording_benchmark(tiny, tmp_path, monkeypatch):
     raw = tmp_path / "long.json"
     run = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "long_recording.py"), "--clips", str(SAMPLES), "--minutes", "1",
-         "--maxlenratio", "1", "--memory", "0.6", "--json", str(raw)], capture_output=True, text=True, timeout=600)
+         "--maxlenratio", "1", "--memory", "0.6", "--presets", "exact", "fast", "--json", str(raw)],
+        capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
-    for line in ("workbook, whole recording", "tutorial, first 30 s only", "raises a ValueError",
+    for line in ("workbook (exact), whole recording", "workbook (fast), whole recording", "tutorial, first 30 s only",
+                 "workbook (fast) against the plain tier: translation", "raises a ValueError",
                  "CLI on 0.6 min: peak memory"):
         assert line in run.stdout, run.stdout
     result = json.loads(raw.read_text())
-    workbook = result["workbook"]
-    assert workbook["windows"] >= 2 and workbook["first audio"] < workbook["total"]
+    for preset in ("exact", "fast"):
+        workbook = result[f"workbook ({preset})"]
+        assert workbook["windows"] >= 2 and workbook["first audio"] < workbook["total"]
     assert result["tutorial (first 30 s)"]["total"] > 0 and result["memory"]["0.6"]["peak MB"] > 50
 
 

@@ -78,6 +78,36 @@ def test_each_window_is_judged_on_its_own(tiny, windows, monkeypatch):
     assert text and text == " ".join(s.text for s in segments if s.text)
 
 
+@pytest.mark.parametrize("options", [{}, {"temperature": 0.0}, {"compression_ratio_threshold": 0.5},
+                                     {"task": "transcribe", "language": "de"}])
+def test_fast_windows_are_the_plain_tiers(tiny, windows, options):
+    """The speed layer's windows (one encoding each, the written-out loop with the
+    timestamp rules, the ladder where the first pass fails: threshold 0.5 fails them
+    all) give the plain tier's segments, and encode each window once. Greedy here:
+    beam search with timestamps is held to the plain tier on the real whisper-base
+    (test_real_models), as the tiny random model's timestamps are near ties."""
+    options = {"num_beams": 1, **options}
+    import torch
+
+    from s2st_helpers import long_form
+    from s2st_helpers.models import load_asr
+
+    asr = load_asr()
+    encoder = asr.model.get_encoder()
+    calls = []
+    found = {}
+    for preset in ("fast", "exact"):
+        calls.clear()
+        torch.manual_seed(3)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(encoder, "forward", lambda *a, _f=encoder.forward, **k: calls.append(1) or _f(*a, **k))
+            found[preset] = list(long_form.translate_windows(asr, windows, preset=preset, **options))
+        if preset == "fast" and options.get("temperature") == 0.0:  # no ladder, which encodes again
+            assert len(calls) == len({s.window for s in found[preset]})  # once a window
+    assert found["fast"] == found["exact"] and any(s.text for s in found["fast"])
+    assert len({s.window for s in found["fast"]}) >= 3
+
+
 def test_silence_then_speech_is_not_dropped(tiny, speech):
     """35 s of silence in front: the first window is skipped, not the recording."""
     audio = np.concatenate([np.zeros(35 * 16000, np.float32), np.tile(speech, 3)])

@@ -148,21 +148,47 @@ def test_five_minute_recording_window_by_window(real):
     assert len(" ".join(s.text for s in segments)) > 1500
 
 
+def seventy_seconds() -> np.ndarray:
+    files = ["it_001.wav", "it_002.wav", "es_001.wav", "es_002.wav", "fr_001.wav", "fr_002.wav", "de_001.wav",
+             "de_002.wav", "pt_001.wav", "pt_002.wav"]
+    audio = np.concatenate([load_audio(SHARED_AUDIO / f) for f in files])
+    assert len(audio) > 60 * 16000
+    return audio
+
+
 def test_long_recording_speaks_before_it_is_all_translated(real):
     """70 s of speech: the first English audio comes while later windows are still
     being translated, and the whole result has the text translate() gives."""
     from s2st_helpers.cascade import speech_to_speech_translation_stream
 
-    files = ["it_001.wav", "it_002.wav", "es_001.wav", "es_002.wav", "fr_001.wav", "fr_002.wav", "de_001.wav",
-             "de_002.wav", "pt_001.wav", "pt_002.wav"]
-    audio = np.concatenate([load_audio(SHARED_AUDIO / f) for f in files])
-    assert len(audio) > 60 * 16000
+    audio = seventy_seconds()
     blocks = list(speech_to_speech_translation_stream(audio, sampling_rate=16000, maxlenratio=1.0))
     timings = blocks[-1].timings
     print(f"{len(audio) / 16000:.0f} s: first audio {timings['first audio']:.1f} s, translation "
           f"{timings['translate']:.1f} s, total {timings['total']:.1f} s")
     assert timings["first audio"] < timings["translate"]
     assert blocks[-1].text == translate(audio, sampling_rate=16000)
+
+
+def test_fast_windows_are_the_plain_tiers(real):
+    """70 s of speech, beam 5 with the guard: the speed layer's windows (each encoded
+    once, the written-out beam search with Whisper's timestamp rules) give the plain
+    tier's segments, times and all."""
+    import time
+
+    import torch
+
+    from s2st_helpers.long_form import translate_windows
+    from s2st_helpers.models import load_asr
+
+    audio, found, seconds = seventy_seconds(), {}, {}
+    for preset in ("fast", "exact"):
+        torch.manual_seed(0)  # the same draws, should a window fall back to sampling
+        start = time.perf_counter()
+        found[preset] = list(translate_windows(load_asr(), audio, preset=preset))
+        seconds[preset] = round(time.perf_counter() - start, 1)
+    print(f"{len(found['fast'])} segments; seconds {seconds}")
+    assert found["fast"] == found["exact"] and len({s.window for s in found["fast"]}) >= 3
 
 
 def test_cascade_contract_on_real_clip(real):

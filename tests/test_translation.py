@@ -43,7 +43,7 @@ def test_given_language_and_task_reach_generate(tiny, wav_file, monkeypatch, pre
 
     beams = []
     written_out = whisper_steps.beam_search
-    monkeypatch.setattr(whisper_steps, "beam_search", lambda *a: beams.append(a) or written_out(*a))
+    monkeypatch.setattr(whisper_steps, "beam_search", lambda *a, **k: beams.append(a) or written_out(*a, **k))
     result = translate_details(wav_file, language="it", task="transcribe", num_beams=2, preset=preset)
     assert result.language == "it" and result.language_probability is None
     if preset == "fast":  # first pass: the written-out beam search on the shared encoder output
@@ -150,7 +150,7 @@ def test_long_audio_goes_window_by_window(tiny, speech, monkeypatch):
     monkeypatch.setattr(WhisperForConditionalGeneration, "generate", spy)
     long = np.tile(speech, 20)  # 40 s
     done = []
-    text = translate(long, sampling_rate=16000, progress=lambda at, total: done.append((at, total)))
+    text = translate(long, sampling_rate=16000, progress=lambda at, total: done.append((at, total)), preset="exact")
     assert isinstance(text, str) and text
     assert len(seen) >= 2 and all(s["frames"] == 3000 and s["return_timestamps"] is True for s in seen)
     assert all(s["compression_ratio_threshold"] == 1.35 for s in seen)
@@ -247,6 +247,68 @@ def test_written_out_beam_search_is_generates(tiny, speech, num_beams, cap, step
         assert mine.tolist() == theirs.tolist()
     if made is not None:  # one per window, each released
         assert len(made) == 3 and not any(s.busy.locked() for s in made)
+
+
+def timestamp_cases(begin: int, eos: int, rows: int, length: int, rng) -> list[list[int]]:
+    """Token sequences of one length mixing text and timestamps, as the rules see them
+    mid-decoding: pairs, lone timestamps after text, timestamps that repeat."""
+    pool = [5, 17, 300, eos - 1, begin, begin + 1, begin + 3, begin + 40, begin + 41]
+    return [[int(t) for t in rng.choice(pool, size=length)] for _ in range(rows)]
+
+
+@pytest.mark.parametrize("length", [0, 1, 2, 3, 6])
+def test_timestamp_rules_are_transformers_processor(tiny, length):
+    """The written-out loops' timestamp rules mask what transformers' processor masks,
+    row by row, including the first token's limit and the "timestamps are likelier"
+    rule (scores raised on the timestamps so that it fires for some rows)."""
+    from transformers.generation.logits_process import WhisperTimeStampLogitsProcessor
+
+    from s2st_helpers.fast.whisper_steps import timestamp_rules
+
+    config = load_asr().model.generation_config
+    begin, vocab = config.no_timestamps_token_id + 1, load_asr().model.config.vocab_size
+    rng = np.random.default_rng(length)
+    prompt = [config.decoder_start_token_id, config.lang_to_id["<|fr|>"], config.task_to_id["translate"]]
+    processor = WhisperTimeStampLogitsProcessor(config, begin_index=len(prompt))
+    fired = 0
+    for trial in range(20):
+        sequences = timestamp_cases(begin, config.eos_token_id, 6, length, rng)
+        scores = torch.randn(6, vocab, generator=torch.Generator().manual_seed(trial)).log_softmax(-1)
+        scores[:, begin:] += torch.linspace(-4.0, 6.0, 6)[:, None]
+        input_ids = torch.tensor([prompt + seq for seq in sequences])
+        theirs = processor(input_ids, scores)
+        mine = scores.clone()
+        timestamp_rules(config, mine, sequences)
+        assert torch.equal(mine, theirs), sequences
+        fired += int((theirs[:, :begin] == -float("inf")).all(-1).sum())
+    assert fired  # the timestamp-probability rule was exercised
+
+
+@pytest.mark.parametrize("cap", [4, 40, 200])
+def test_written_out_decoding_with_timestamps_is_generates(tiny, speech, cap):
+    """Greedy decoding with Whisper's timestamp rules, as a long recording's windows
+    are decoded: ``generate(return_timestamps=True)``'s tokens. (Beam search with
+    them is checked on the real whisper-base, in test_real_models: the tiny random
+    model's timestamps are near ties, where beams part on the last bit of rounding.)"""
+    from s2st_helpers.fast.whisper_steps import WhisperDecoderSteps
+    from s2st_helpers.translation import whisper_features
+
+    asr = load_asr()
+    config = asr.model.generation_config
+    begin = config.no_timestamps_token_id + 1
+    stamps = 0
+    for audio in (speech, speech[::-1].copy() * 0.5, np.roll(speech, 7000), np.tile(speech, 14)):
+        features = whisper_features(asr, audio)
+        steps = WhisperDecoderSteps.encode(asr.model, features["input_features"])
+        prompt = [config.decoder_start_token_id, config.lang_to_id["<|fr|>"], config.task_to_id["translate"]]
+        mine = steps.greedy(prompt, cap, timestamps=True)
+        with torch.inference_mode():
+            theirs = asr.model.generate(**features, language="fr", task="translate", num_beams=1,
+                                        max_new_tokens=cap, temperature=0.0, return_timestamps=True,
+                                        force_unique_generate_call=True)  # one window, decoded once
+        assert mine.tolist() == theirs[:, len(prompt):].tolist()  # with timestamps generate keeps the prompt
+        stamps += sum(t >= begin for t in mine[0].tolist())
+    assert stamps  # the rules had timestamps to act on
 
 
 def test_no_beam_graph_off_the_gpu(tiny, speech):

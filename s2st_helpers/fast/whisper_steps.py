@@ -3,10 +3,11 @@
 Introduced in ``06_speed``; the plain tier is :mod:`s2st_helpers.translation`.
 ``generate`` spends more time per token in Python (logits processors, cache
 bookkeeping, mask building) than whisper-base's decoder takes on a laptop. These
-loops do the decoder's arithmetic in the library's order, apply the same two
-suppressions ``generate`` applies to a translation without timestamps, and keep the
-first step's cache, so the step that gives the language and the no-speech
-probability is also the start of the decoding.
+loops do the decoder's arithmetic in the library's order, apply the same
+suppressions ``generate`` applies (and, for the windows of a long recording, its
+timestamp rules: :func:`timestamp_rules`), and keep the first step's cache, so the
+step that gives the language and the no-speech probability is also the start of the
+decoding.
 
 Beam search decodes all beams as one batch per step, so each weight is read once
 per step for all of them; the beams' self-attention caches are reordered in place,
@@ -101,10 +102,11 @@ class WhisperDecoderSteps:
         return self.step(prompt[len(self.tokens):])
 
     @torch.inference_mode()
-    def greedy(self, prompt: list[int], max_new_tokens: int) -> torch.Tensor:
+    def greedy(self, prompt: list[int], max_new_tokens: int, timestamps: bool = False) -> torch.Tensor:
         """Greedy decoding after ``prompt`` until <|endoftext|> or ``max_new_tokens``
         tokens (<|endoftext|> included); returns the new tokens without it, shape
-        (1, n), as ``generate`` does for a short clip."""
+        (1, n), as ``generate`` does for a short clip. ``timestamps``: with Whisper's
+        timestamp rules (:func:`timestamp_rules`), for a prompt without <|notimestamps|>."""
         config = self.model.generation_config
         suppress = torch.tensor(config.suppress_tokens or [], dtype=torch.long)
         at_begin = torch.tensor(config.begin_suppress_tokens or [], dtype=torch.long)
@@ -114,6 +116,8 @@ class WhisperDecoderSteps:
             scores[suppress.to(scores.device)] = -float("inf")
             if not out:
                 scores[at_begin.to(scores.device)] = -float("inf")
+            if timestamps:
+                timestamp_rules(config, scores[None], [out])
             token = int(scores.argmax())
             if token == config.eos_token_id:
                 break
@@ -188,10 +192,11 @@ def _linear(layer: torch.nn.Linear, x: torch.Tensor) -> torch.Tensor:
 
 @torch.inference_mode()
 def beam_search(steps: WhisperDecoderSteps, prompt: list[int], max_new_tokens: int, num_beams: int = 5,
-                length_penalty: float = 1.0) -> torch.Tensor:
+                length_penalty: float = 1.0, timestamps: bool = False) -> torch.Tensor:
     """``generate``'s beam search after ``prompt`` (transformers 5, one sequence,
     ``early_stopping=False``); returns the best hypothesis's new tokens without
-    <|endoftext|>, shape (1, n)."""
+    <|endoftext|>, shape (1, n). ``timestamps``: with Whisper's timestamp rules
+    (:func:`timestamp_rules`), for a prompt without <|notimestamps|>."""
     config = steps.model.generation_config
     eos = config.eos_token_id
     suppress = torch.tensor(config.suppress_tokens or [], dtype=torch.long)
@@ -220,6 +225,8 @@ def beam_search(steps: WhisperDecoderSteps, prompt: list[int], max_new_tokens: i
             log_probs[:, suppress.to(log_probs.device)] = -float("inf")
             if length == start:
                 log_probs[:, at_begin.to(log_probs.device)] = -float("inf")
+            if timestamps:
+                timestamp_rules(config, log_probs, running)
             scores = (log_probs + running_scores[:, None]).reshape(1, -1)
             top_scores, top_index = torch.topk(scores, k=keep)
             top_scores, top_index = top_scores[0], top_index[0]
@@ -258,6 +265,41 @@ def beam_search(steps: WhisperDecoderSteps, prompt: list[int], max_new_tokens: i
     return torch.tensor([best], dtype=torch.long, device=steps.keys.device)
 
 
+def timestamp_rules(config, scores: torch.Tensor, sequences: list[list[int]]) -> None:
+    """transformers' ``WhisperTimeStampLogitsProcessor``, in place on ``scores``
+    (one row per sequence; ``sequences``: each row's tokens after the prompt).
+
+    Timestamps come in pairs (a lone one before <|endoftext|>), never go back, and the
+    first token is a timestamp within ``max_initial_timestamp_index`` (1 s); when the
+    timestamps together are likelier than any one text token, a timestamp it is."""
+    inf = -float("inf")
+    begin, eos = config.no_timestamps_token_id + 1, config.eos_token_id
+    scores[:, config.no_timestamps_token_id] = inf
+    lowest = []
+    for row, seq in enumerate(sequences):
+        last = len(seq) >= 1 and seq[-1] >= begin
+        penultimate = len(seq) < 2 or seq[-2] >= begin
+        if last:
+            if penultimate:  # a pair just closed: text next
+                scores[row, begin:] = inf
+            else:  # text then one timestamp: another timestamp, or the end
+                scores[row, :eos] = inf
+        stamps = [t for t in seq if t >= begin]
+        lowest.append((stamps[-1] if last and not penultimate else stamps[-1] + 1) if stamps else begin)
+    vocab = torch.arange(scores.shape[-1], device=scores.device)
+    floor = torch.tensor(lowest, device=scores.device)[:, None]
+    scores.masked_fill_((vocab >= begin) & (vocab < floor), inf)
+    if all(not seq for seq in sequences):  # the first token
+        scores[:, :begin] = inf
+        initial = getattr(config, "max_initial_timestamp_index", None)
+        if initial is not None:
+            scores[:, begin + initial + 1:] = inf
+    logprobs = F.log_softmax(scores.float(), dim=-1)
+    stamp_logprob = logprobs[:, begin:].logsumexp(dim=-1)
+    best_text = logprobs[:, :begin].max(dim=-1).values
+    scores[:, :begin].masked_fill_((stamp_logprob > best_text)[:, None], inf)
+
+
 def _graphed_beams(steps: WhisperDecoderSteps, num_beams: int, max_new_tokens: int):
     """The CUDA-graph beam step (:mod:`s2st_helpers.fast.cuda_graph`) on a GPU, unless
     ``CUDA_GRAPHS`` is off, another thread is using it or the search does not fit."""
@@ -287,14 +329,14 @@ def generate_short(asr, steps: WhisperDecoderSteps, features: dict, options: dic
         return asr.model.generate(**features, temperature=ladder, compression_ratio_threshold=threshold,
                                   **options)
     prompt = _written_out_prompt(asr, options)
-    beams = options.get("num_beams", 1)
-    if prompt is not None and beams > 1:
-        ids = beam_search(steps, prompt, new_token_cap(asr, options), beams)
-    elif prompt is not None:
-        ids = steps.greedy(prompt, new_token_cap(asr, options))
+    beams, timestamps = options.get("num_beams", 1), bool(options.get("return_timestamps"))
+    if prompt is not None:
+        cap = new_token_cap(asr, options, len(prompt))
+        ids = (beam_search(steps, prompt, cap, beams, timestamps=timestamps) if beams > 1
+               else steps.greedy(prompt, cap, timestamps=timestamps))
     else:
         ids = asr.model.generate(encoder_outputs=steps.encoded, temperature=0.0, **options)
-    if threshold is None or len(ladder) == 1 or compression_ratio(asr, ids, options) <= threshold:
+    if threshold is None or len(ladder) == 1 or compression_ratio(asr, ids, options, prompt) <= threshold:
         return ids
     return asr.model.generate(**features, temperature=ladder[1:], compression_ratio_threshold=threshold,
                               **options)
@@ -302,33 +344,38 @@ def generate_short(asr, steps: WhisperDecoderSteps, features: dict, options: dic
 
 def _written_out_prompt(asr, options: dict) -> list[int] | None:
     """The prompt for the written-out loops, or None where only ``generate`` does
-    what was asked (language names, other generation options)."""
+    what was asked (language names, other generation options). With
+    ``return_timestamps`` it has no <|notimestamps|>, as ``generate``'s has none
+    (``force_unique_generate_call`` changes nothing for one window)."""
     config = asr.model.generation_config
     language, task = options.get("language"), options.get("task", "translate")
-    if set(options) - {"num_beams", "max_length", "task", "language"}:
+    if set(options) - {"num_beams", "max_length", "task", "language", "return_timestamps",
+                       "force_unique_generate_call"}:
         return None
     if f"<|{language}|>" not in config.lang_to_id or task not in config.task_to_id:
         return None
-    return [config.decoder_start_token_id, config.lang_to_id[f"<|{language}|>"], config.task_to_id[task],
-            config.no_timestamps_token_id]
+    prompt = [config.decoder_start_token_id, config.lang_to_id[f"<|{language}|>"], config.task_to_id[task]]
+    return prompt if options.get("return_timestamps") else prompt + [config.no_timestamps_token_id]
 
 
-def new_token_cap(asr, options: dict) -> int:
-    """Most tokens a short-form ``generate`` call makes after the 4-token prompt.
-    Whisper's ``generate`` adds the prompt's length to ``max_length`` (so the guard's
-    budget of n tokens allows n + 4), within the model's 448 positions."""
+def new_token_cap(asr, options: dict, prompt_length: int = PROMPT_TOKENS) -> int:
+    """Most tokens a short-form ``generate`` call makes after a prompt of
+    ``prompt_length`` tokens (4, or 3 with timestamps). Whisper's ``generate`` adds
+    the prompt's length to ``max_length`` (so the guard's budget of n tokens allows
+    n + 4), within the model's 448 positions."""
     positions = asr.model.config.max_target_positions
     if options.get("max_new_tokens"):
-        return min(options["max_new_tokens"], positions - PROMPT_TOKENS)
+        return min(options["max_new_tokens"], positions - prompt_length)
     max_length = options.get("max_length") or asr.model.generation_config.max_length
-    return min(max_length + PROMPT_TOKENS, positions) - PROMPT_TOKENS
+    return min(max_length + prompt_length, positions) - prompt_length
 
 
-def compression_ratio(asr, ids: torch.Tensor, options: dict) -> float:
+def compression_ratio(asr, ids: torch.Tensor, options: dict, prompt: list[int] | None = None) -> float:
     """transformers' compression ratio of a short-form result: the tokens after the
     prompt, with the end-of-text token when decoding stopped on it."""
     tokens = ids[0]
-    if len(tokens) < new_token_cap(asr, options):  # stopped on <|endoftext|>, which generate strips
+    cap = new_token_cap(asr, options, len(prompt) if prompt else PROMPT_TOKENS)
+    if len(tokens) < cap:  # stopped on <|endoftext|>, which generate strips
         eos = torch.tensor([asr.model.generation_config.eos_token_id], device=tokens.device)
         tokens = torch.cat([tokens, eos])
     return asr.model._retrieve_compression_ratio(tokens, asr.model.config.vocab_size)
