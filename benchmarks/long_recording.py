@@ -6,7 +6,8 @@ English audio came, how long the translation and the whole took, and how much
 English speech came out. The tutorial's cascade (notebook 03's cells tagged
 "tutorial") runs next to it on the first 30 s only: its ASR pipeline raises a
 ValueError past 30 s on transformers 5 (long-form needs ``return_timestamps=True``),
-so 30 s is all it can translate. ``--memory 5 30`` also runs the command line on
+so 30 s is all it can translate. ``--presets exact fast`` runs the workbook once per
+preset, the plain tier as the baseline in the same run. ``--memory 5 30`` also runs the command line on
 recordings of those lengths in fresh processes and reports their peak memory next
 to the size of the recording itself.
 
@@ -29,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from s2st_helpers import speech_to_speech_translation_stream
+from s2st_helpers import settings, speech_to_speech_translation_stream
 from s2st_helpers.audio import SAMPLING_RATE, load_audio
 from s2st_helpers.models import load_asr, load_tts, pick_device
 from s2st_helpers.samples import read_manifest
@@ -45,12 +46,12 @@ def recording(clips: Path, minutes: float) -> np.ndarray:
     return np.tile(joined, -(-samples // len(joined)))[:samples]
 
 
-def workbook(waveform: np.ndarray, maxlenratio: float | None) -> dict:
+def workbook(waveform: np.ndarray, maxlenratio: float | None, preset: str | None = None) -> dict:
     windows = []
     samples = 0
     start = time.perf_counter()
     for block in speech_to_speech_translation_stream(waveform, sampling_rate=SAMPLING_RATE, maxlenratio=maxlenratio,
-                                                     progress=lambda done, total: windows.append(done)):
+                                                     preset=preset, progress=lambda done, total: windows.append(done)):
         samples += len(block[1])
     return {**block.timings, "wall": time.perf_counter() - start, "speech s": samples / SAMPLING_RATE,
             "windows": len(windows), "characters": len(block.text)}
@@ -72,6 +73,8 @@ def main(argv=None) -> None:
     ap.add_argument("--clips", required=True, help="folder with a manifest.tsv (e.g. ../shared/audio)")
     ap.add_argument("--minutes", type=float, default=5.0)
     ap.add_argument("--maxlenratio", type=float, default=None)
+    ap.add_argument("--presets", nargs="+", default=[None], metavar="PRESET",
+                    help="run the workbook with each (default: S2ST_PRESET, else fast)")
     ap.add_argument("--memory", type=float, nargs="*", default=[], metavar="MINUTES",
                     help="also: the CLI's peak memory on recordings this long")
     ap.add_argument("--json", metavar="FILE", help="write the numbers here")
@@ -86,15 +89,24 @@ def main(argv=None) -> None:
     first_30 = waveform[:30 * SAMPLING_RATE]
     tutorial.run(first_30[:5 * SAMPLING_RATE])  # warm-up
     result["tutorial (first 30 s)"] = {k: v for k, v in tutorial.run(first_30).items() if k != "text"}
-    result["workbook"] = workbook(waveform, args.maxlenratio)
+    runs = {f"workbook ({preset or settings.preset()})": workbook(waveform, args.maxlenratio, preset)
+            for preset in args.presets}
+    result.update(runs)
 
-    w, t = result["workbook"], result["tutorial (first 30 s)"]
+    t = result["tutorial (first 30 s)"]
     print(f"{args.minutes:g}-minute recording from {clips} on {result['cpu']} ({device})")
-    print(f"{'':28s}{'first audio':>12s}{'translate':>11s}{'total':>9s}{'English':>9s}")
-    print(f"{'workbook, whole recording':28s}{w['first audio']:11.1f}s{w['translate']:10.1f}s{w['total']:8.1f}s"
-          f"{w['speech s']:8.0f}s")
-    print(f"{'tutorial, first 30 s only':28s}{t['first audio']:11.1f}s{t['translate']:10.1f}s{t['total']:8.1f}s"
+    print(f"{'':34s}{'first audio':>12s}{'translate':>11s}{'total':>9s}{'English':>9s}")
+    for name, w in runs.items():
+        print(f"{name + ', whole recording':34s}{w['first audio']:11.1f}s{w['translate']:10.1f}s{w['total']:8.1f}s"
+              f"{w['speech s']:8.0f}s")
+    print(f"{'tutorial, first 30 s only':34s}{t['first audio']:11.1f}s{t['translate']:10.1f}s{t['total']:8.1f}s"
           f"{t['speech s']:8.0f}s")
+    base = runs.get("workbook (exact)")
+    for name, w in runs.items():
+        if base is not None and w is not base:
+            print(f"{name} against the plain tier: translation {base['translate'] / w['translate']:.2f}x, "
+                  f"first audio {base['first audio'] / w['first audio']:.2f}x, total {base['total'] / w['total']:.2f}x")
+    w = list(runs.values())[-1]
     print(f"the workbook's first audio came after {w['first audio']:.1f} s of {w['total']:.1f} s "
           f"({w['windows']} windows of 30 s, {w['characters']} characters of English); the tutorial's code "
           f"stops at 30 s: its pipeline raises a ValueError on anything longer")

@@ -8,8 +8,9 @@ two equal: the same text token for token, and speech equal to ``generate_speech`
 (float32) or within 25 dB SNR of it (int8, bfloat16 HiFi-GAN). ``preset="fastest"``
 adds the one lever that changes the text: Whisper's encoder in bfloat16.
 
-* :mod:`.whisper_steps`: Whisper's encoder once per clip; its beam search (the beams as one
-  batch) and greedy loop written out.
+* :mod:`.whisper_steps`: Whisper's encoder once per clip (or per 30 s window of a long
+  recording); its beam search (the beams as one batch) and greedy loop written out,
+  with the timestamp rules the windows are decoded with.
 * :mod:`.speecht5_steps`: SpeechT5's decoder loop written out, yielding audio in blocks.
 * :mod:`.hifigan_stream`: HiFi-GAN fed block by block, keeping its state.
 * :mod:`.int8`: SpeechT5's linear layers in int8 on a CPU, and their kernels called
