@@ -8,7 +8,8 @@ last finished segment ended (a segment cut off by the window's end is decoded ag
 whole, in the next one). Each window is judged on its own by the no-speech rule of
 :mod:`s2st_helpers.translation`, so applause or silence at the start of a lecture
 skips that window and nothing else. Under the speed presets each window is encoded
-once and decoded by :mod:`s2st_helpers.fast.whisper_steps`, with the same tokens.
+once and decoded by :mod:`s2st_helpers.fast.whisper_steps` (under ``fast``, with the
+plain tier's tokens; ``fastest`` encodes in bfloat16).
 """
 
 from __future__ import annotations
@@ -166,9 +167,10 @@ def _decode_window(asr, window, seek: int, index: int, language, no_speech_thres
     timestamp_begin = config.no_timestamps_token_id + 1
     special = set(asr.processor.tokenizer.all_special_ids)  # the prompt and end of text
     tokens = [t for t in ids.tolist() if t >= timestamp_begin or t not in special]
+    encoded = steps.encoded if preset == "fast" else None  # float32: the plain tier's encoding
     if is_no_speech(no_speech, lambda: average_logprob(asr, features["input_features"], tokens, lang,
-                                                       options["task"], timestamps=True,
-                                                       encoded=steps.encoded if steps else None), no_speech_threshold):
+                                                       options["task"], timestamps=True, encoded=encoded),
+                    no_speech_threshold):
         return [Segment(seek / SAMPLING_RATE, (seek + len(window)) / SAMPLING_RATE, "", lang, no_speech, index)], \
             len(window)
     pieces, used = split_segments(tokens, timestamp_begin, len(window),

@@ -123,8 +123,9 @@ def translate_details(audio, *, sampling_rate: int | None = None, model: str | N
             ids = generate_short(asr, steps, features, options)
         else:  # the plain tier: one generate call with the guard
             ids = asr.model.generate(**features, **options)
+    encoded = steps.encoded if preset == "fast" else None  # float32: the plain tier's encoding
     if is_no_speech(no_speech_p, lambda: average_logprob(asr, window, ids[0].tolist(), language, options["task"],
-                                                         encoded=steps.encoded if steps else None), no_speech_threshold):
+                                                         encoded=encoded), no_speech_threshold):
         return Translation("", language, language_p, no_speech_p, seconds)
     text = asr.processor.batch_decode(ids, skip_special_tokens=True)[0].strip()
     return Translation(text, language, language_p, no_speech_p, seconds)
@@ -144,8 +145,8 @@ def average_logprob(asr, window: torch.Tensor, tokens: list[int], language: str 
     """Mean log-probability Whisper gives the decoded ``tokens`` and the end-of-text
     token after them, in one decoder pass over the prompt and the tokens (as OpenAI
     averages it). -inf when the prompt cannot be built (an unknown language name).
-    ``encoded``: the encoder's output for ``window`` where the caller has it (the
-    speed layer), so that the encoder is not run again."""
+    ``encoded``: the encoder's output for ``window`` where the caller has it in float32
+    (the ``fast`` preset), so that the encoder is not run again."""
     config = asr.model.generation_config
     eos = config.eos_token_id
     tokens = [t for t in tokens if t != eos]

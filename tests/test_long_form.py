@@ -79,31 +79,40 @@ def test_each_window_is_judged_on_its_own(tiny, windows, monkeypatch):
 
 
 @pytest.mark.parametrize("options", [{}, {"temperature": 0.0}, {"compression_ratio_threshold": 0.5},
-                                     {"task": "transcribe", "language": "de"}])
+                                     {"task": "transcribe", "language": "de"}, {"language": "german"}])
 def test_fast_windows_are_the_plain_tiers(tiny, windows, options):
     """The speed layer's windows (one encoding each, the written-out loop with the
     timestamp rules, the ladder where the first pass fails: threshold 0.5 fails them
-    all) give the plain tier's segments, and encode each window once. Greedy here:
-    beam search with timestamps is held to the plain tier on the real whisper-base
-    (test_real_models), as the tiny random model's timestamps are near ties."""
-    options = {"num_beams": 1, **options}
+    all; ``generate`` for what only it knows, a language name) give the plain tier's
+    segments, and encode each window once. Greedy here: beam search with timestamps
+    is held to the plain tier on the real whisper-base (test_real_models), as the tiny
+    random model's timestamps are near ties."""
     import torch
+    from transformers import WhisperForConditionalGeneration
 
     from s2st_helpers import long_form
     from s2st_helpers.models import load_asr
 
+    options = {"num_beams": 1, **options}
     asr = load_asr()
     encoder = asr.model.get_encoder()
-    calls = []
-    found = {}
+    calls, generated, found = [], [], {}
+    original = WhisperForConditionalGeneration.generate
     for preset in ("fast", "exact"):
-        calls.clear()
+        calls.clear(), generated.clear()
         torch.manual_seed(3)
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(encoder, "forward", lambda *a, _f=encoder.forward, **k: calls.append(1) or _f(*a, **k))
+            patch.setattr(WhisperForConditionalGeneration, "generate",
+                          lambda *a, **k: generated.append(k.get("temperature")) or original(*a, **k))
             found[preset] = list(long_form.translate_windows(asr, windows, preset=preset, **options))
+        windows_decoded = len({s.window for s in found[preset]})
         if preset == "fast" and options.get("temperature") == 0.0:  # no ladder, which encodes again
-            assert len(calls) == len({s.window for s in found[preset]})  # once a window
+            assert len(calls) == windows_decoded and not generated  # once a window
+        if preset == "fast" and "compression_ratio_threshold" in options:  # the ladder's rest, from generate
+            assert len(generated) == windows_decoded and all(t[0] == 0.2 for t in generated)
+        if preset == "fast" and options.get("language") == "german":  # generate alone, with its own ladder
+            assert len(generated) == windows_decoded and all(t[0] == 0.0 for t in generated)
     assert found["fast"] == found["exact"] and any(s.text for s in found["fast"])
     assert len({s.window for s in found["fast"]}) >= 3
 

@@ -281,14 +281,16 @@ def test_timestamp_rules_are_transformers_processor(tiny, length):
         timestamp_rules(config, mine, sequences)
         assert torch.equal(mine, theirs), sequences
         fired += int((theirs[:, :begin] == -float("inf")).all(-1).sum())
-    assert fired  # the timestamp-probability rule was exercised
+    assert fired or length == 0  # the timestamp-probability rule was exercised (the first token is one anyway)
 
 
+@pytest.mark.parametrize("eos_bias", [0.0, 0.6])
 @pytest.mark.parametrize("cap", [4, 40, 200])
-def test_written_out_decoding_with_timestamps_is_generates(tiny, speech, cap):
+def test_written_out_decoding_with_timestamps_is_generates(tiny, speech, cap, eos_bias, monkeypatch):
     """Greedy decoding with Whisper's timestamp rules, as a long recording's windows
-    are decoded: ``generate(return_timestamps=True)``'s tokens. (Beam search with
-    them is checked on the real whisper-base, in test_real_models: the tiny random
+    are decoded: ``generate(return_timestamps=True)``'s tokens, whether it runs to the
+    cap or (with <|endoftext|> made likelier, for both) ends on its own. (Beam search
+    with them is checked on the real whisper-base, in test_real_models: the tiny random
     model's timestamps are near ties, where beams part on the last bit of rounding.)"""
     from s2st_helpers.fast.whisper_steps import WhisperDecoderSteps
     from s2st_helpers.translation import whisper_features
@@ -296,7 +298,13 @@ def test_written_out_decoding_with_timestamps_is_generates(tiny, speech, cap):
     asr = load_asr()
     config = asr.model.generation_config
     begin = config.no_timestamps_token_id + 1
-    stamps = 0
+    head = asr.model.proj_out
+    biased = torch.nn.Linear(head.in_features, head.out_features, bias=True)
+    biased.weight = head.weight
+    with torch.no_grad():
+        biased.bias.zero_()[config.eos_token_id] = eos_bias
+    monkeypatch.setattr(asr.model, "proj_out", biased)
+    stamps, stopped = 0, 0
     for audio in (speech, speech[::-1].copy() * 0.5, np.roll(speech, 7000), np.tile(speech, 14)):
         features = whisper_features(asr, audio)
         steps = WhisperDecoderSteps.encode(asr.model, features["input_features"])
@@ -306,9 +314,13 @@ def test_written_out_decoding_with_timestamps_is_generates(tiny, speech, cap):
             theirs = asr.model.generate(**features, language="fr", task="translate", num_beams=1,
                                         max_new_tokens=cap, temperature=0.0, return_timestamps=True,
                                         force_unique_generate_call=True)  # one window, decoded once
-        assert mine.tolist() == theirs[:, len(prompt):].tolist()  # with timestamps generate keeps the prompt
-        stamps += sum(t >= begin for t in mine[0].tolist())
+        theirs = theirs[0, len(prompt):].tolist()  # with timestamps generate keeps the prompt...
+        if theirs and theirs[-1] == config.eos_token_id:  # ...and the end of text
+            theirs, stopped = theirs[:-1], stopped + 1
+        assert mine[0].tolist() == theirs
+        stamps += sum(t >= begin for t in theirs)
     assert stamps  # the rules had timestamps to act on
+    assert bool(stopped) == (eos_bias > 0 and cap > 4)  # decoding ended on <|endoftext|> where it could
 
 
 def test_no_beam_graph_off_the_gpu(tiny, speech):

@@ -325,11 +325,13 @@ def generate_short(asr, steps: WhisperDecoderSteps, features: dict, options: dic
     ladder = options.pop("temperature", 0.0)
     ladder = tuple(ladder) if isinstance(ladder, (tuple, list)) else (ladder,)
     threshold = options.pop("compression_ratio_threshold", None)
-    if ladder[0] != 0.0:  # sampling from the start: nothing to reuse
-        return asr.model.generate(**features, temperature=ladder, compression_ratio_threshold=threshold,
-                                  **options)
     prompt = _written_out_prompt(asr, options)
     beams, timestamps = options.get("num_beams", 1), bool(options.get("return_timestamps"))
+    # sampling from the start: nothing to reuse; timestamps with options only generate
+    # knows: its rows then hold the prompt too, which this fallback test does not expect
+    if ladder[0] != 0.0 or (timestamps and prompt is None):
+        return asr.model.generate(**features, temperature=ladder, compression_ratio_threshold=threshold,
+                                  **options)
     if prompt is not None:
         cap = new_token_cap(asr, options, len(prompt))
         ids = (beam_search(steps, prompt, cap, beams, timestamps=timestamps) if beams > 1
@@ -361,8 +363,8 @@ def _written_out_prompt(asr, options: dict) -> list[int] | None:
 def new_token_cap(asr, options: dict, prompt_length: int = PROMPT_TOKENS) -> int:
     """Most tokens a short-form ``generate`` call makes after a prompt of
     ``prompt_length`` tokens (4, or 3 with timestamps). Whisper's ``generate`` adds
-    the prompt's length to ``max_length`` (so the guard's budget of n tokens allows
-    n + 4), within the model's 448 positions."""
+    the prompt's length to ``max_length`` (so a ``max_length`` of m allows m new
+    tokens), within the model's 448 positions."""
     positions = asr.model.config.max_target_positions
     if options.get("max_new_tokens"):
         return min(options["max_new_tokens"], positions - prompt_length)
