@@ -21,11 +21,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from . import settings
 from .audio import SAMPLING_RATE, loudest_frame_dbfs
-from .translation import (NO_SPEECH_THRESHOLD, SILENCE_DBFS, WINDOW_SECONDS, average_logprob, first_step_logits,
+from .translation import (NO_SPEECH_THRESHOLD, SILENCE_DBFS, WINDOW_SECONDS, average_logprob, decode, first_step,
                           guard_options, is_no_speech, read_first_step, whisper_features)
 
 WINDOW = WINDOW_SECONDS * SAMPLING_RATE
@@ -140,14 +139,7 @@ class _Stopped(Exception):
 def _decode_window(asr, window, seek: int, index: int, language, no_speech_threshold, preset, generate_kwargs):
     """Segments of one window, and how many samples it used up."""
     features = whisper_features(asr, window)
-    steps = None
-    if preset == "exact":
-        logits = first_step_logits(asr, features["input_features"])
-    else:  # the speed layer: one encoding for the first step and the decoding, as translate_details does
-        from .fast.whisper_steps import WhisperDecoderSteps
-
-        steps = WhisperDecoderSteps.encode(asr.model, features["input_features"], preset == "fastest")
-        logits = steps.feed([asr.model.generation_config.decoder_start_token_id])
+    steps, logits = first_step(asr, features["input_features"], preset)
     lang, _, no_speech = read_first_step(asr, logits, language)
     options = guard_options(len(window) / SAMPLING_RATE)
     options["max_length"] -= 1  # the prompt has no <|notimestamps|>: timestamps are on
@@ -156,13 +148,7 @@ def _decode_window(asr, window, seek: int, index: int, language, no_speech_thres
                # last segment again from the window's remainder; we decode it in the next
                # window, whole
                "force_unique_generate_call": True}
-    with torch.inference_mode():
-        if steps is not None:
-            from .fast.whisper_steps import generate_short
-
-            ids = generate_short(asr, steps, features, options)[0]
-        else:
-            ids = asr.model.generate(**features, **options)[0]
+    ids = decode(asr, steps, features, options)[0]
     config = asr.model.generation_config
     timestamp_begin = config.no_timestamps_token_id + 1
     special = set(asr.processor.tokenizer.all_special_ids)  # the prompt and end of text

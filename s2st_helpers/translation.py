@@ -104,25 +104,14 @@ def translate_details(audio, *, sampling_rate: int | None = None, model: str | N
 
     features = whisper_features(asr, waveform)
     window = features["input_features"]
-    steps, preset = None, settings.preset(preset)
-    if preset != "exact":
-        from .fast.whisper_steps import WhisperDecoderSteps, generate_short
-
-        # the first step and the decoding share one encoding (in bfloat16 under "fastest")
-        steps = WhisperDecoderSteps.encode(asr.model, window, preset == "fastest")
-        logits = steps.feed([asr.model.generation_config.decoder_start_token_id])
-    else:
-        logits = first_step_logits(asr, window)
+    preset = settings.preset(preset)
+    steps, logits = first_step(asr, window, preset)
     language, language_p, no_speech_p = read_first_step(asr, logits, generate_kwargs.pop("language", None))
 
     options = guard_options(seconds)
     options.update(task="translate", language=language)
     options.update(generate_kwargs)
-    with torch.inference_mode():
-        if steps is not None:  # the speed layer goes on from the first step's state
-            ids = generate_short(asr, steps, features, options)
-        else:  # the plain tier: one generate call with the guard
-            ids = asr.model.generate(**features, **options)
+    ids = decode(asr, steps, features, options)
     encoded = steps.encoded if preset == "fast" else None  # float32: the plain tier's encoding
     if is_no_speech(no_speech_p, lambda: average_logprob(asr, window, ids[0].tolist(), language, options["task"],
                                                          encoded=encoded), no_speech_threshold):
@@ -181,6 +170,29 @@ def first_step_logits(asr, window: torch.Tensor) -> torch.Tensor:
     start = torch.tensor([[asr.model.generation_config.decoder_start_token_id]], device=asr.device)
     with torch.inference_mode():
         return asr.model(input_features=window, decoder_input_ids=start).logits[0, -1]
+
+
+def first_step(asr, window: torch.Tensor, preset: str):
+    """The first step's logits and, under the speed presets, the decoder state that
+    goes on from it, so that the first step and the decoding share one encoding (in
+    bfloat16 under "fastest"). Returns (state or None, logits)."""
+    if preset == "exact":
+        return None, first_step_logits(asr, window)
+    from .fast.whisper_steps import WhisperDecoderSteps
+
+    steps = WhisperDecoderSteps.encode(asr.model, window, preset == "fastest")
+    return steps, steps.feed([asr.model.generation_config.decoder_start_token_id])
+
+
+def decode(asr, steps, features: dict, options: dict) -> torch.Tensor:
+    """The guarded decoding: the plain tier's one ``generate`` call, or the speed layer
+    going on from the first step's state ``steps`` (see :func:`first_step`)."""
+    with torch.inference_mode():
+        if steps is None:
+            return asr.model.generate(**features, **options)
+        from .fast.whisper_steps import generate_short
+
+        return generate_short(asr, steps, features, options)
 
 
 def read_first_step(asr, logits: torch.Tensor, language: str | None = None):
