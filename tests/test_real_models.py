@@ -164,11 +164,16 @@ def test_one_clip_repeated_past_30_s(real):
 def test_five_minute_recording_window_by_window(real):
     """Every clip, end to end and again, to 5 minutes: the windows give text to the
     end, and no window runs away."""
+    import torch
+
     from s2st_helpers.long_form import translate_windows
     from s2st_helpers.models import load_asr
 
     clips = np.concatenate([load_audio(SHARED_AUDIO / r["file"]) for r in manifest()])
     audio = np.tile(clips, int(np.ceil(300 * 16000 / len(clips))))[:300 * 16000]
+    # two windows loop at temperature 0 and fall back to sampling: seeded, so that what
+    # earlier tests drew from the generator does not decide this one
+    torch.manual_seed(0)
     segments = list(translate_windows(load_asr(), audio))
     windows = {s.window for s in segments if s.text}
     print(f"{len(segments)} segments from {len(windows)} windows; last ends at {segments[-1].end:.1f} s")
