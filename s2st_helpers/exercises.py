@@ -177,7 +177,7 @@ def _check_lengths(seconds) -> str:
 
     if not isinstance(seconds, dict) or len(seconds) < 2:
         raise Wrong("answer with a dict {maxlenratio: seconds of speech} for at least two maxlenratio values, "
-                    f"speaking FOX with seed=0.")
+                    "speaking FOX with seed=0.")
     for ratio, value in seconds.items():
         expected = len(synthesise(FOX, maxlenratio=ratio, seed=0)) / 16000
         if not math.isclose(float(value), expected, rel_tol=0.02, abs_tol=0.02):

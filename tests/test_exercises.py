@@ -111,8 +111,6 @@ def test_03(tiny, capsys):
 def test_04(greedy, monkeypatch):
     import gradio as gr
 
-    from s2st_helpers import translate_details
-
     ex = exercises("04")
     assert verdict(ex.q1, solutions.demo_with_length_slider.__wrapped__())
     no_slider = gr.Interface(fn=lambda a: a, inputs=gr.Audio(sources=["upload"]), outputs=gr.Audio())
