@@ -7,7 +7,8 @@ English speech came out. The tutorial's cascade (notebook 03's cells tagged
 "tutorial") runs next to it on the first 30 s only: its ASR pipeline raises a
 ValueError past 30 s on transformers 5 (long-form needs ``return_timestamps=True``),
 so 30 s is all it can translate. ``--presets exact fast`` runs the workbook once per
-preset, the plain tier as the baseline in the same run. ``--memory 5 30`` also runs the command line on
+preset, the plain tier as the baseline in the same run; ``--presets fast fast --seed 0``
+shows whether a seeded run repeats its text (a digest of each run's English is printed). ``--memory 5 30`` also runs the command line on
 recordings of those lengths in fresh processes and reports their peak memory next
 to the size of the recording itself.
 
@@ -20,6 +21,7 @@ Models come from S2ST_ASR_MODEL, S2ST_TTS_MODEL and S2ST_VOCODER (default: the h
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import subprocess
 import sys
@@ -46,15 +48,18 @@ def recording(clips: Path, minutes: float) -> np.ndarray:
     return np.tile(joined, -(-samples // len(joined)))[:samples]
 
 
-def workbook(waveform: np.ndarray, maxlenratio: float | None, preset: str | None = None) -> dict:
+def workbook(waveform: np.ndarray, maxlenratio: float | None, preset: str | None = None,
+             seed: int | None = None) -> dict:
     windows = []
     samples = 0
     start = time.perf_counter()
     for block in speech_to_speech_translation_stream(waveform, sampling_rate=SAMPLING_RATE, maxlenratio=maxlenratio,
-                                                     preset=preset, progress=lambda done, total: windows.append(done)):
+                                                     preset=preset, seed=seed,
+                                                     progress=lambda done, total: windows.append(done)):
         samples += len(block[1])
     return {**block.timings, "wall": time.perf_counter() - start, "speech s": samples / SAMPLING_RATE,
-            "windows": len(windows), "characters": len(block.text)}
+            "windows": len(windows), "characters": len(block.text),
+            "text digest": hashlib.sha256(block.text.encode()).hexdigest()[:12]}
 
 
 def cli_peak_mb(path: Path, maxlenratio: float | None) -> float:
@@ -75,6 +80,7 @@ def main(argv=None) -> None:
     ap.add_argument("--maxlenratio", type=float, default=None)
     ap.add_argument("--presets", nargs="+", default=[None], metavar="PRESET",
                     help="run the workbook with each (default: S2ST_PRESET, else fast)")
+    ap.add_argument("--seed", type=int, default=None, help="seed the workbook's runs (Whisper's fallback, SpeechT5)")
     ap.add_argument("--memory", type=float, nargs="*", default=[], metavar="MINUTES",
                     help="also: the CLI's peak memory on recordings this long")
     ap.add_argument("--json", metavar="FILE", help="write the numbers here")
@@ -89,16 +95,19 @@ def main(argv=None) -> None:
     first_30 = waveform[:30 * SAMPLING_RATE]
     tutorial.run(first_30[:5 * SAMPLING_RATE])  # warm-up
     result["tutorial (first 30 s)"] = {k: v for k, v in tutorial.run(first_30).items() if k != "text"}
-    runs = {f"workbook ({preset or settings.preset()})": workbook(waveform, args.maxlenratio, preset)
-            for preset in args.presets}
+    runs: dict = {}
+    for preset in args.presets:  # a preset given twice: "workbook (fast)", then "workbook (fast) #2"
+        name = f"workbook ({preset or settings.preset()})"
+        name += f" #{sum(n.startswith(name) for n in runs) + 1}" if name in runs else ""
+        runs[name] = workbook(waveform, args.maxlenratio, preset, args.seed)
     result.update(runs)
 
     t = result["tutorial (first 30 s)"]
     print(f"{args.minutes:g}-minute recording from {clips} on {result['cpu']} ({device})")
-    print(f"{'':34s}{'first audio':>12s}{'translate':>11s}{'total':>9s}{'English':>9s}")
+    print(f"{'':34s}{'first audio':>12s}{'translate':>11s}{'total':>9s}{'English':>9s}  text (characters, digest)")
     for name, w in runs.items():
         print(f"{name + ', whole recording':34s}{w['first audio']:11.1f}s{w['translate']:10.1f}s{w['total']:8.1f}s"
-              f"{w['speech s']:8.0f}s")
+              f"{w['speech s']:8.0f}s  {w['characters']}, {w['text digest']}")
     print(f"{'tutorial, first 30 s only':34s}{t['first audio']:11.1f}s{t['translate']:10.1f}s{t['total']:8.1f}s"
           f"{t['speech s']:8.0f}s")
     base = runs.get("workbook (exact)")

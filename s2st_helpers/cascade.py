@@ -83,7 +83,9 @@ def speech_to_speech_translation(audio, *, speaker=None, sampling_rate: int | No
     audio" and "total"). When nothing is said (silence, noise) the array is empty
     (zero-length) and ``.text == ""``: check ``result.text`` before playing it.
     ``options`` (or keywords such as ``seed=0``, ``preset="exact"``): see
-    :class:`~s2st_helpers.synthesis.SpeechOptions`. ``generate_kwargs`` go to Whisper.
+    :class:`~s2st_helpers.synthesis.SpeechOptions`; the seed also seeds Whisper's
+    fallback to sampling, so ``seed=0`` repeats the text as well as the voice.
+    ``generate_kwargs`` go to Whisper.
     ``progress(seconds_done, seconds_total)`` is called after each 30 s window of a
     recording longer than one.
     """
@@ -123,7 +125,8 @@ def speech_to_speech_translation_stream(audio, *, speaker=None, sampling_rate: i
     generate_kwargs = {**(generate_kwargs or {}), **({"task": "transcribe"} if three_stage else {})}
     start = time.perf_counter()
     if len(waveform) > WINDOW_SECONDS * SAMPLING_RATE:
-        pieces = _long_pieces(waveform, timings, heard, progress, {"preset": options.preset, **generate_kwargs})
+        pieces = _long_pieces(waveform, timings, heard, progress,
+                              {"preset": options.preset, "seed": options.seed, **generate_kwargs})
     else:
         pieces = _short_piece(waveform, timings, heard, options, generate_kwargs)
 
@@ -167,7 +170,8 @@ def _joined(transcript: list[str], three_stage: bool) -> str | None:
 def _short_piece(waveform, timings, heard, options, generate_kwargs):
     """Up to 30 s: one translation (or transcript), one piece of text."""
     with timed(timings, heard):
-        result = translate_details(waveform, sampling_rate=SAMPLING_RATE, preset=options.preset, **generate_kwargs)
+        result = translate_details(waveform, sampling_rate=SAMPLING_RATE, preset=options.preset, seed=options.seed,
+                                   **generate_kwargs)
     yield result.text, result.language
 
 

@@ -24,8 +24,8 @@ import numpy as np
 
 from . import settings
 from .audio import SAMPLING_RATE, loudest_frame_dbfs
-from .translation import (NO_SPEECH_THRESHOLD, SILENCE_DBFS, WINDOW_SECONDS, average_logprob, decode, first_step,
-                          guard_options, is_no_speech, read_first_step, whisper_features)
+from .translation import (NO_SPEECH_THRESHOLD, SILENCE_DBFS, WINDOW_SECONDS, average_logprob, check_seed, decode,
+                          first_step, guard_options, is_no_speech, read_first_step, whisper_features)
 
 WINDOW = WINDOW_SECONDS * SAMPLING_RATE
 SAMPLES_PER_TIMESTAMP = SAMPLING_RATE // 50  # Whisper's timestamps step by 20 ms
@@ -46,12 +46,18 @@ class Segment:
 def translate_windows(asr, waveform: np.ndarray, *, language: str | None = None,
                       no_speech_threshold: float = NO_SPEECH_THRESHOLD,
                       progress: Callable[[float, float], None] | None = None,
-                      preset: str | None = None, **generate_kwargs) -> Iterator[Segment]:
+                      preset: str | None = None, seed: int | None = None, **generate_kwargs) -> Iterator[Segment]:
     """Yield the segments of a recording of any length, window by window, as they
     are decoded. ``progress(seconds_done, seconds_total)`` is called after each window.
     Extra keyword arguments go to Whisper's ``generate`` (``task``, ``num_beams``...).
     ``preset``: as for :func:`~s2st_helpers.translate` ("fast": each window encoded
-    once, and decoded by the speed layer's loops, with the same tokens)."""
+    once, and decoded by the speed layer's loops, with the same tokens). ``seed``:
+    window k's fallback samples with seed + k, so a window's text does not depend on
+    how many draws the windows before it made. The speed presets draw from a generator
+    of their own, so the text is repeatable in a background thread too
+    (:func:`translate_ahead`); the plain tier seeds PyTorch's global one, which the
+    caller's thread may draw from meanwhile (SpeechT5's dropout, in the cascade)."""
+    check_seed(seed)
     preset = settings.preset(preset)
     total = len(waveform) / SAMPLING_RATE
     seek, index = 0, 0
@@ -60,7 +66,7 @@ def translate_windows(asr, waveform: np.ndarray, *, language: str | None = None,
         advance = len(window)
         if loudest_frame_dbfs(window) >= SILENCE_DBFS:
             found, advance = _decode_window(asr, window, seek, index, language, no_speech_threshold, preset,
-                                            generate_kwargs)
+                                            None if seed is None else seed + index, generate_kwargs)
             yield from found
         seek += max(advance, SAMPLING_RATE)  # always move on, at least a second
         index += 1
@@ -136,7 +142,8 @@ class _Stopped(Exception):
     """The caller of translate_ahead went away."""
 
 
-def _decode_window(asr, window, seek: int, index: int, language, no_speech_threshold, preset, generate_kwargs):
+def _decode_window(asr, window, seek: int, index: int, language, no_speech_threshold, preset, seed,
+                   generate_kwargs):
     """Segments of one window, and how many samples it used up."""
     features = whisper_features(asr, window)
     steps, logits = first_step(asr, features["input_features"], preset)
@@ -148,7 +155,7 @@ def _decode_window(asr, window, seek: int, index: int, language, no_speech_thres
                # last segment again from the window's remainder; we decode it in the next
                # window, whole
                "force_unique_generate_call": True}
-    ids = decode(asr, steps, features, options)[0]
+    ids = decode(asr, steps, features, options, seed)[0]
     config = asr.model.generation_config
     timestamp_begin = config.no_timestamps_token_id + 1
     special = set(asr.processor.tokenizer.all_special_ids)  # the prompt and end of text

@@ -14,7 +14,9 @@ own ``generate``, each as 01 calls it. What it adds to the pipeline, and why:
 * A runaway guard: on real speech whisper-base sometimes loops ("it has been
   reported that it has been reported ..."). OpenAI's compression-ratio threshold
   with temperature fallback catches a loop, and a token budget that grows with the
-  audio's length cuts it short before the fallback runs.
+  audio's length cuts it short before the fallback runs. The fallback samples:
+  ``seed=0`` repeats its draws (the speed layer draws from a generator of its own,
+  so a background thread cannot disturb them).
 * Silence gives "" rather than " . . . ." or "you": a level gate, then OpenAI's
   no-speech rule: nothing was said when Whisper's no-speech probability (read from
   the step that detects the language) is above 0.6 *and* the text it then decodes
@@ -68,25 +70,29 @@ class Translation:
 
 
 def translate(audio, *, sampling_rate: int | None = None, return_language: bool = False,
-              model: str | None = None, device=None, preset: str | None = None, **generate_kwargs):
+              model: str | None = None, device=None, preset: str | None = None, seed: int | None = None,
+              **generate_kwargs):
     """Translate speech into English text.
 
     ``audio``: a path, bytes, an array with ``sampling_rate``, a dict, or a datasets
     audio value (see :func:`s2st_helpers.audio.load_audio`). Extra keyword arguments go
     to Whisper's ``generate`` (``num_beams=5``, ``language="it"``, ``task="transcribe"``...).
+    ``seed``: makes the text repeatable where the guard falls back to sampling.
     Returns the text, or ``(text, language)`` with ``return_language=True``.
     """
     result = translate_details(audio, sampling_rate=sampling_rate, model=model, device=device, preset=preset,
-                               **generate_kwargs)
+                               seed=seed, **generate_kwargs)
     return (result.text, result.language) if return_language else result.text
 
 
 def translate_details(audio, *, sampling_rate: int | None = None, model: str | None = None,
                       device=None, preset: str | None = None, no_speech_threshold: float = NO_SPEECH_THRESHOLD,
-                      progress: Callable[[float, float], None] | None = None, **generate_kwargs) -> Translation:
+                      progress: Callable[[float, float], None] | None = None, seed: int | None = None,
+                      **generate_kwargs) -> Translation:
     """Like :func:`translate`, returning a :class:`Translation` with the language and
     no-speech probability. ``progress(seconds_done, seconds_total)`` is called after
     each 30 s window of a long recording."""
+    check_seed(seed)
     waveform = load_audio(audio, sampling_rate)
     seconds = len(waveform) / SAMPLING_RATE
     if loudest_frame_dbfs(waveform) < SILENCE_DBFS:
@@ -97,7 +103,7 @@ def translate_details(audio, *, sampling_rate: int | None = None, model: str | N
         from .long_form import translate_windows
 
         segments = list(translate_windows(asr, waveform, no_speech_threshold=no_speech_threshold, progress=progress,
-                                          preset=preset, **generate_kwargs))
+                                          preset=preset, seed=seed, **generate_kwargs))
         spoken = [s for s in segments if s.text] or segments
         return Translation(" ".join(s.text for s in spoken).strip(), spoken[0].language if spoken else None, None,
                            min((s.no_speech_probability for s in spoken), default=1.0), seconds)
@@ -111,13 +117,19 @@ def translate_details(audio, *, sampling_rate: int | None = None, model: str | N
     options = guard_options(seconds)
     options.update(task="translate", language=language)
     options.update(generate_kwargs)
-    ids = decode(asr, steps, features, options)
+    ids = decode(asr, steps, features, options, seed)
     encoded = steps.encoded if preset == "fast" else None  # float32: the plain tier's encoding
     if is_no_speech(no_speech_p, lambda: average_logprob(asr, window, ids[0].tolist(), language, options["task"],
                                                          encoded=encoded), no_speech_threshold):
         return Translation("", language, language_p, no_speech_p, seconds)
     text = asr.processor.batch_decode(ids, skip_special_tokens=True)[0].strip()
     return Translation(text, language, language_p, no_speech_p, seconds)
+
+
+def check_seed(seed) -> None:
+    """A seed is an integer (or None)."""
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise TypeError(f"seed must be an integer, got {type(seed).__name__}")
 
 
 def is_no_speech(no_speech_p: float, average_logprob: Callable[[], float],
@@ -184,15 +196,19 @@ def first_step(asr, window: torch.Tensor, preset: str):
     return steps, steps.feed([asr.model.generation_config.decoder_start_token_id])
 
 
-def decode(asr, steps, features: dict, options: dict) -> torch.Tensor:
+def decode(asr, steps, features: dict, options: dict, seed: int | None = None) -> torch.Tensor:
     """The guarded decoding: the plain tier's one ``generate`` call, or the speed layer
-    going on from the first step's state ``steps`` (see :func:`first_step`)."""
+    going on from the first step's state ``steps`` (see :func:`first_step`). ``seed``
+    seeds the fallback's sampling; the speed layer draws it from a generator of its
+    own, with the same result."""
     with torch.inference_mode():
         if steps is None:
+            if seed is not None:
+                torch.manual_seed(seed)
             return asr.model.generate(**features, **options)
         from .fast.whisper_steps import generate_short
 
-        return generate_short(asr, steps, features, options)
+        return generate_short(asr, steps, features, options, seed)
 
 
 def read_first_step(asr, logits: torch.Tensor, language: str | None = None):

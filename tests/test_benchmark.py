@@ -71,7 +71,8 @@ def test_long_recording_benchmark(tiny, tmp_path, monkeypatch):
     raw = tmp_path / "long.json"
     run = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "long_recording.py"), "--clips", str(SAMPLES), "--minutes", "1",
-         "--maxlenratio", "1", "--memory", "0.6", "--presets", "exact", "fast", "--json", str(raw)],
+         "--maxlenratio", "1", "--memory", "0.6", "--presets", "exact", "fast", "fast", "--seed", "0",
+         "--json", str(raw)],
         capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     for line in ("workbook (exact), whole recording", "workbook (fast), whole recording", "tutorial, first 30 s only",
@@ -83,6 +84,8 @@ def test_long_recording_benchmark(tiny, tmp_path, monkeypatch):
         workbook = result[f"workbook ({preset})"]
         assert workbook["windows"] >= 2 and workbook["first audio"] < workbook["total"]
     assert result["tutorial (first 30 s)"]["total"] > 0 and result["memory"]["0.6"]["peak MB"] > 50
+    # seeded, the default preset repeats its English (the digest is of the text)
+    assert result["workbook (fast)"]["text digest"] == result["workbook (fast) #2"]["text digest"]
 
 
 def test_beam_search_benchmark(tiny):

@@ -82,39 +82,94 @@ def test_each_window_is_judged_on_its_own(tiny, windows, monkeypatch):
                                      {"task": "transcribe", "language": "de"}, {"language": "german"}])
 def test_fast_windows_are_the_plain_tiers(tiny, windows, options):
     """The speed layer's windows (one encoding each, the written-out loop with the
-    timestamp rules, the ladder where the first pass fails: threshold 0.5 fails them
-    all; ``generate`` for what only it knows, a language name) give the plain tier's
-    segments, and encode each window once. Greedy here: beam search with timestamps
-    is held to the plain tier on the real whisper-base (test_real_models), as the tiny
-    random model's timestamps are near ties."""
+    timestamp rules, the ladder's sampling written out where the first pass fails:
+    threshold 0.5 fails every pass; ``generate`` for what only it knows, a language
+    name) give the plain tier's segments, and encode each window once. Greedy here:
+    beam search with timestamps is held to the plain tier on the real whisper-base
+    (test_real_models), as the tiny random model's timestamps are near ties."""
     import torch
     from transformers import WhisperForConditionalGeneration
 
     from s2st_helpers import long_form
+    from s2st_helpers.fast.whisper_steps import WhisperDecoderSteps
     from s2st_helpers.models import load_asr
 
     options = {"num_beams": 1, **options}
     asr = load_asr()
     encoder = asr.model.get_encoder()
-    calls, generated, found = [], [], {}
-    original = WhisperForConditionalGeneration.generate
+    calls, generated, sampled, found = [], [], [], {}
+    original, sample = WhisperForConditionalGeneration.generate, WhisperDecoderSteps.sample
     for preset in ("fast", "exact"):
-        calls.clear(), generated.clear()
+        calls.clear(), generated.clear(), sampled.clear()
         torch.manual_seed(3)
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(encoder, "forward", lambda *a, _f=encoder.forward, **k: calls.append(1) or _f(*a, **k))
             patch.setattr(WhisperForConditionalGeneration, "generate",
                           lambda *a, **k: generated.append(k.get("temperature")) or original(*a, **k))
+            patch.setattr(WhisperDecoderSteps, "sample", lambda *a, **k: sampled.append(1) or sample(*a, **k))
             found[preset] = list(long_form.translate_windows(asr, windows, preset=preset, **options))
         windows_decoded = len({s.window for s in found[preset]})
-        if preset == "fast" and options.get("temperature") == 0.0:  # no ladder, which encodes again
+        if preset == "fast" and options.get("language") != "german":  # every rung written out
             assert len(calls) == windows_decoded and not generated  # once a window
-        if preset == "fast" and "compression_ratio_threshold" in options:  # the ladder's rest, from generate
-            assert len(generated) == windows_decoded and all(t[0] == 0.2 for t in generated)
+        if preset == "fast" and "compression_ratio_threshold" in options:  # the five sampled rungs, each failing
+            assert len(sampled) == 5 * windows_decoded
         if preset == "fast" and options.get("language") == "german":  # generate alone, with its own ladder
-            assert len(generated) == windows_decoded and all(t[0] == 0.0 for t in generated)
+            assert len(generated) == windows_decoded and all(t[0] == 0.0 for t in generated) and not sampled
     assert found["fast"] == found["exact"] and any(s.text for s in found["fast"])
     assert len({s.window for s in found["fast"]}) >= 3
+
+
+def test_a_seed_repeats_the_sampled_windows_whatever_other_threads_draw(tiny, windows):
+    """Threshold 0.5 fails every pass, so every window is sampled. With a seed, the
+    speed layer draws from a generator of its own: the same segments while another
+    thread reseeds and draws from PyTorch's global generator, and the plain tier's
+    (window k seeded with seed + k); the global generator is left alone."""
+    import torch
+
+    from s2st_helpers import long_form
+    from s2st_helpers.models import load_asr
+
+    asr, options = load_asr(), {"num_beams": 1, "compression_ratio_threshold": 0.5}
+    seeds, decode = [], long_form.decode
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(long_form, "decode", lambda *a: seeds.append(a[-1]) or decode(*a))
+        exact = list(long_form.translate_windows(asr, windows, preset="exact", seed=7, **options))
+    assert len(seeds) >= 3 and seeds == [7 + k for k in range(len(seeds))]  # every window is loud here
+    stop, drawn = threading.Event(), []
+
+    def draw():
+        while not stop.is_set():
+            torch.manual_seed(len(drawn))
+            drawn.append(float(torch.rand(1)))
+
+    torch.manual_seed(0)
+    state = torch.get_rng_state()
+    fast = list(long_form.translate_windows(asr, windows, preset="fast", seed=7, **options))
+    assert torch.equal(torch.get_rng_state(), state)
+    other = threading.Thread(target=draw)
+    other.start()
+    try:
+        again = list(long_form.translate_windows(asr, windows, preset="fast", seed=7, **options))
+    finally:
+        stop.set()
+        other.join()
+    assert drawn and fast == again == exact
+    assert len({s.window for s in fast}) >= 3 and any(s.text for s in fast)
+
+
+def test_a_seed_repeats_a_long_recordings_text_and_speech(tiny, windows):
+    """The cascade's seed reaches Whisper's fallback, which samples every window here
+    (threshold 0.5) in the background thread while SpeechT5 reseeds PyTorch's global
+    generator for each segment in this one: the same text and speech twice."""
+    import torch
+
+    options = {"seed": 3, "maxlenratio": 4.0, "generate_kwargs": {"compression_ratio_threshold": 0.5}}
+    torch.manual_seed(0)
+    first = speech_to_speech_translation(windows, sampling_rate=16000, **options)
+    torch.manual_seed(1)
+    second = speech_to_speech_translation(windows, sampling_rate=16000, **options)
+    assert first.text and first.text == second.text and np.array_equal(first[1], second[1])
+    assert first.text == translate(windows, sampling_rate=16000, seed=3, compression_ratio_threshold=0.5)
 
 
 def test_silence_then_speech_is_not_dropped(tiny, speech):

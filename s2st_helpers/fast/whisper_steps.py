@@ -7,7 +7,9 @@ loops do the decoder's arithmetic in the library's order, apply the same
 suppressions ``generate`` applies (and, for the windows of a long recording, its
 timestamp rules: :func:`timestamp_rules`), and keep the first step's cache, so the
 step that gives the language and the no-speech probability is also the start of the
-decoding.
+decoding. The fallback ladder's sampled passes are written out too
+(:meth:`WhisperDecoderSteps.sample`): with a seed they draw from a generator of their
+own, with ``generate``'s draws for the same seed.
 
 Beam search decodes all beams as one batch per step, so each weight is read once
 per step for all of them; the beams' self-attention caches are reordered in place,
@@ -22,6 +24,8 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from transformers import GenerationConfig
+from transformers.generation import LogitsProcessorList, TemperatureLogitsWarper, TopKLogitsWarper
 from transformers.modeling_outputs import BaseModelOutput
 
 from ..translation import PROMPT_TOKENS
@@ -107,10 +111,27 @@ class WhisperDecoderSteps:
         tokens (<|endoftext|> included); returns the new tokens without it, shape
         (1, n), as ``generate`` does for a short clip. ``timestamps``: with Whisper's
         timestamp rules (:func:`timestamp_rules`), for a prompt without <|notimestamps|>."""
+        return self._decode(prompt, max_new_tokens, timestamps, lambda scores: int(scores.argmax()))
+
+    def sample(self, prompt: list[int], max_new_tokens: int, warpers,
+               generator: torch.Generator | None = None, timestamps: bool = False) -> torch.Tensor:
+        """Like :meth:`greedy`, drawing each token as ``generate`` samples a rung of the
+        fallback ladder: the same processors, then ``warpers`` (:func:`sampling_warpers`),
+        then one ``torch.multinomial`` draw. With the same generator state, the same
+        tokens. ``generator``: draws from it instead of PyTorch's global one (which
+        another thread may be drawing from)."""
+        def draw(scores: torch.Tensor) -> int:
+            probs = F.softmax(warpers(None, scores[None]), dim=-1)  # (1, vocab), as generate draws
+            return int(torch.multinomial(probs, num_samples=1, generator=generator))
+
+        return self._decode(prompt, max_new_tokens, timestamps, draw)
+
+    @torch.inference_mode()
+    def _decode(self, prompt: list[int], max_new_tokens: int, timestamps: bool, pick) -> torch.Tensor:
         config = self.model.generation_config
         suppress = torch.tensor(config.suppress_tokens or [], dtype=torch.long)
         at_begin = torch.tensor(config.begin_suppress_tokens or [], dtype=torch.long)
-        logits, out = self.feed(prompt), []
+        logits, out = self.restart(prompt), []
         while len(out) < max_new_tokens:
             scores = logits.clone()
             scores[suppress.to(scores.device)] = -float("inf")
@@ -118,13 +139,22 @@ class WhisperDecoderSteps:
                 scores[at_begin.to(scores.device)] = -float("inf")
             if timestamps:
                 timestamp_rules(config, scores[None], [out])
-            token = int(scores.argmax())
+            token = pick(scores)
             if token == config.eos_token_id:
                 break
             out.append(token)
             if len(out) < max_new_tokens:
                 logits = self.step(token)
         return torch.tensor([out], dtype=torch.long, device=self.keys.device)
+
+    @torch.inference_mode()
+    def restart(self, prompt: list[int]) -> torch.Tensor:
+        """:meth:`feed` for a pass that may follow another: tokens fed after the
+        prompt's last one are forgotten (their cache positions are written over), and
+        the prompt's last token is fed again for its logits."""
+        if len(self.tokens) >= len(prompt) and self.tokens[:len(prompt)] == prompt:
+            del self.tokens[len(prompt) - 1:]
+        return self.feed(prompt)
 
 
 class WhisperBeamSteps:
@@ -201,7 +231,7 @@ def beam_search(steps: WhisperDecoderSteps, prompt: list[int], max_new_tokens: i
     eos = config.eos_token_id
     suppress = torch.tensor(config.suppress_tokens or [], dtype=torch.long)
     at_begin = torch.tensor(config.begin_suppress_tokens or [], dtype=torch.long)
-    logits = steps.feed(prompt)
+    logits = steps.restart(prompt)
     vocab, start = logits.shape[-1], len(prompt)
     max_length = start + max_new_tokens
     graphed = _graphed_beams(steps, num_beams, max_new_tokens)
@@ -300,6 +330,26 @@ def timestamp_rules(config, scores: torch.Tensor, sequences: list[list[int]]) ->
     scores[:, :begin].masked_fill_((stamp_logprob > best_text)[:, None], inf)
 
 
+def sampling_warpers(config, temperature: float) -> LogitsProcessorList | None:
+    """The warpers ``generate`` samples a rung of the ladder with: the temperature,
+    then top-k. transformers applies its default top_k of 50 where the model's
+    generation config sets none (OpenAI's Whisper samples from the whole vocabulary).
+    None where the config asks for a warper these do not cover."""
+    defaults = GenerationConfig._get_default_generation_params()
+
+    def value(name):
+        set_ = getattr(config, name, None)
+        return defaults.get(name) if set_ is None else set_
+
+    if (value("top_p") < 1.0 or value("typical_p") < 1.0 or value("epsilon_cutoff") > 0.0
+            or value("eta_cutoff") > 0.0 or value("min_p") is not None or value("top_h") is not None):
+        return None
+    warpers = LogitsProcessorList([TemperatureLogitsWarper(temperature)] if temperature != 1.0 else [])
+    if value("top_k"):
+        warpers.append(TopKLogitsWarper(value("top_k")))
+    return warpers
+
+
 def _graphed_beams(steps: WhisperDecoderSteps, num_beams: int, max_new_tokens: int):
     """The CUDA-graph beam step (:mod:`s2st_helpers.fast.cuda_graph`) on a GPU, unless
     ``CUDA_GRAPHS`` is off, another thread is using it or the search does not fit."""
@@ -310,38 +360,59 @@ def _graphed_beams(steps: WhisperDecoderSteps, num_beams: int, max_new_tokens: i
     return graphed_beams(steps, num_beams, max_new_tokens)
 
 
-def generate_short(asr, steps: WhisperDecoderSteps, features: dict, options: dict) -> torch.Tensor:
+def generate_short(asr, steps: WhisperDecoderSteps, features: dict, options: dict,
+                   seed: int | None = None) -> torch.Tensor:
     """Whisper's ``generate`` with its temperature fallback, reusing the encoder output.
 
-    The first pass at temperature 0 (greedy, or beam search with ``num_beams``) runs
-    on the first step's state (:class:`WhisperDecoderSteps`; ``generate`` with the
-    encoder output for options the loops do not cover) and is judged with
-    transformers' own compression ratio; only a pass that fails goes back to
-    ``generate`` with the rest of the ladder (transformers cannot fall back when
-    given ``encoder_outputs``). That first pass uses no random numbers, so the result
-    is the one a single ``generate`` call would give.
+    Each rung of the ladder runs on the first step's state (:class:`WhisperDecoderSteps`):
+    at temperature 0 greedy, or beam search with ``num_beams``; above it, sampling
+    (:meth:`~WhisperDecoderSteps.sample`). Each pass is judged with transformers' own
+    compression ratio, and the first that passes (or the last) is the result, as in
+    ``generate``. ``seed``: the sampling draws from a generator of its own, seeded
+    with it, so the result is the plain tier's after ``torch.manual_seed(seed)``,
+    whatever other threads draw meanwhile; ``None`` draws from PyTorch's global one,
+    as ``generate`` does. Options the loops do not cover go to ``generate`` (with the
+    encoder output for the first pass, as transformers cannot fall back when given
+    it; its sampling then draws from the global generator, seeded with ``seed``).
     """
     options = dict(options)
     ladder = options.pop("temperature", 0.0)
     ladder = tuple(ladder) if isinstance(ladder, (tuple, list)) else (ladder,)
     threshold = options.pop("compression_ratio_threshold", None)
     prompt = _written_out_prompt(asr, options)
+    config = asr.model.generation_config
+    if prompt is None or any(sampling_warpers(config, t) is None for t in ladder if t > 0.0):
+        return _generate_short(asr, steps, features, options, ladder, threshold, seed)
     beams, timestamps = options.get("num_beams", 1), bool(options.get("return_timestamps"))
-    # sampling from the start: nothing to reuse; timestamps with options only generate
-    # knows: its rows then hold the prompt too, which this fallback test does not expect
-    if ladder[0] != 0.0 or (timestamps and prompt is None):
-        return asr.model.generate(**features, temperature=ladder, compression_ratio_threshold=threshold,
-                                  **options)
-    if prompt is not None:
-        cap = new_token_cap(asr, options, len(prompt))
-        ids = (beam_search(steps, prompt, cap, beams, timestamps=timestamps) if beams > 1
-               else steps.greedy(prompt, cap, timestamps=timestamps))
-    else:
+    cap = new_token_cap(asr, options, len(prompt))
+    generator = None
+    for rung, temperature in enumerate(ladder):
+        if temperature == 0.0:
+            ids = (beam_search(steps, prompt, cap, beams, timestamps=timestamps) if beams > 1
+                   else steps.greedy(prompt, cap, timestamps=timestamps))
+        else:  # generate samples one sequence, whatever num_beams says
+            if generator is None and seed is not None:
+                generator = torch.Generator(device=steps.keys.device).manual_seed(seed)
+            ids = steps.sample(prompt, cap, sampling_warpers(config, temperature), generator, timestamps=timestamps)
+        if (threshold is None or rung == len(ladder) - 1
+                or compression_ratio(asr, ids, options, prompt) <= threshold):
+            return ids
+    raise AssertionError("unreachable: the last rung is always the result")
+
+
+def _generate_short(asr, steps, features, options, ladder, threshold, seed):
+    """:func:`generate_short` through ``generate``, for options the loops do not cover."""
+    timestamps = bool(options.get("return_timestamps"))
+    # sampling from the start: nothing to reuse; timestamps: generate's rows then hold
+    # the prompt too, which the fallback test below does not expect
+    if ladder[0] == 0.0 and not timestamps:
         ids = asr.model.generate(encoder_outputs=steps.encoded, temperature=0.0, **options)
-    if threshold is None or len(ladder) == 1 or compression_ratio(asr, ids, options, prompt) <= threshold:
-        return ids
-    return asr.model.generate(**features, temperature=ladder[1:], compression_ratio_threshold=threshold,
-                              **options)
+        if threshold is None or len(ladder) == 1 or compression_ratio(asr, ids, options) <= threshold:
+            return ids
+        ladder = ladder[1:]
+    if seed is not None:
+        torch.manual_seed(seed)
+    return asr.model.generate(**features, temperature=ladder, compression_ratio_threshold=threshold, **options)
 
 
 def _written_out_prompt(asr, options: dict) -> list[int] | None:
