@@ -39,11 +39,13 @@ def main(argv=None) -> int:
     parser.add_argument("--preset", choices=settings.PRESETS, default=None,
                         help="exact: the plain tier; fast: the speed layer; fastest: fast with Whisper's "
                              "encoder in bfloat16 (default: S2ST_PRESET, else fast)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="repeatable output: seeds Whisper's fallback to sampling and SpeechT5's dropout")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     quiet_logs()
     try:
-        options = SpeechOptions(maxlenratio=args.maxlenratio, preset=args.preset)
+        options = SpeechOptions(maxlenratio=args.maxlenratio, preset=args.preset, seed=args.seed)
         waveform = load_audio(args.input)
         seconds = len(waveform) / SAMPLING_RATE
         bar = tqdm(total=round(seconds, 1), unit="s", desc="translated", file=sys.stderr,

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from . import languages
+from . import languages, settings
 from .audio import SAMPLING_RATE, load_audio, to_int16
 from .languages import ENGLISH
 from .models import load_asr
@@ -84,8 +84,11 @@ def speech_to_speech_translation(audio, *, speaker=None, sampling_rate: int | No
     (zero-length) and ``.text == ""``: check ``result.text`` before playing it.
     ``options`` (or keywords such as ``seed=0``, ``preset="exact"``): see
     :class:`~s2st_helpers.synthesis.SpeechOptions`; the seed also seeds Whisper's
-    fallback to sampling, so ``seed=0`` repeats the text as well as the voice.
-    ``generate_kwargs`` go to Whisper.
+    fallback to sampling, so ``seed=0`` repeats the text as well as the voice. (Not
+    under ``preset="exact"`` for a recording over 30 s: its windows are translated in
+    a background thread, and the plain tier's seeding of PyTorch's global generator
+    there would change the voice SpeechT5 draws from it here.) ``generate_kwargs`` go
+    to Whisper.
     ``progress(seconds_done, seconds_total)`` is called after each 30 s window of a
     recording longer than one.
     """
@@ -115,6 +118,8 @@ def speech_to_speech_translation_stream(audio, *, speaker=None, sampling_rate: i
     """
     # bad options, targets and speakers fail before any model runs
     options = SpeechOptions.make(options, **changes)
+    if "seed" in (generate_kwargs or {}):
+        raise TypeError("seed is one of the cascade's options (seed=...), not a generate_kwargs entry")
     to = languages.target(target)
     three_stage = check_design(design, to) == "three-stage"
     voice = load_speaker(speaker) if to.iso3 == ENGLISH else None
@@ -125,8 +130,11 @@ def speech_to_speech_translation_stream(audio, *, speaker=None, sampling_rate: i
     generate_kwargs = {**(generate_kwargs or {}), **({"task": "transcribe"} if three_stage else {})}
     start = time.perf_counter()
     if len(waveform) > WINDOW_SECONDS * SAMPLING_RATE:
+        # the plain tier seeds PyTorch's global generator, which SpeechT5 draws from in
+        # this thread while the windows are translated in another: not seeded there
+        seed = None if settings.preset(options.preset) == "exact" else options.seed
         pieces = _long_pieces(waveform, timings, heard, progress,
-                              {"preset": options.preset, "seed": options.seed, **generate_kwargs})
+                              {"preset": options.preset, "seed": seed, **generate_kwargs})
     else:
         pieces = _short_piece(waveform, timings, heard, options, generate_kwargs)
 

@@ -25,7 +25,8 @@ import numpy as np
 from . import settings
 from .audio import SAMPLING_RATE, loudest_frame_dbfs
 from .translation import (NO_SPEECH_THRESHOLD, SILENCE_DBFS, WINDOW_SECONDS, average_logprob, check_seed, decode,
-                          first_step, guard_options, is_no_speech, read_first_step, whisper_features)
+                          first_step, guard_options, is_no_speech, language_code, read_first_step,
+                          whisper_features)
 
 WINDOW = WINDOW_SECONDS * SAMPLING_RATE
 SAMPLES_PER_TIMESTAMP = SAMPLING_RATE // 50  # Whisper's timestamps step by 20 ms
@@ -55,18 +56,25 @@ def translate_windows(asr, waveform: np.ndarray, *, language: str | None = None,
     window k's fallback samples with seed + k, so a window's text does not depend on
     how many draws the windows before it made. The speed presets draw from a generator
     of their own, so the text is repeatable in a background thread too
-    (:func:`translate_ahead`); the plain tier seeds PyTorch's global one, which the
-    caller's thread may draw from meanwhile (SpeechT5's dropout, in the cascade)."""
-    check_seed(seed)
-    preset = settings.preset(preset)
+    (:func:`translate_ahead`); the plain tier seeds PyTorch's global one (so the
+    cascade does not give it the seed in its background thread: see
+    :func:`~s2st_helpers.cascade.speech_to_speech_translation_stream`)."""
+    seed = check_seed(seed)  # here, not at the first window: bad arguments fail at the call
+    language = None if language is None else language_code(asr, language)
+    return _windows(asr, waveform, language, no_speech_threshold, progress, settings.preset(preset), seed,
+                    generate_kwargs)
+
+
+def _windows(asr, waveform, language, no_speech_threshold, progress, preset, seed, generate_kwargs):
     total = len(waveform) / SAMPLING_RATE
     seek, index = 0, 0
     while seek < len(waveform) - SAMPLING_RATE // 10:  # less than 0.1 s left: nothing to hear
         window = waveform[seek:seek + WINDOW]
         advance = len(window)
         if loudest_frame_dbfs(window) >= SILENCE_DBFS:
+            window_seed = None if seed is None else (seed + index) % 2**64  # torch.manual_seed wraps likewise
             found, advance = _decode_window(asr, window, seek, index, language, no_speech_threshold, preset,
-                                            None if seed is None else seed + index, generate_kwargs)
+                                            window_seed, generate_kwargs)
             yield from found
         seek += max(advance, SAMPLING_RATE)  # always move on, at least a second
         index += 1

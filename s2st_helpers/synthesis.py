@@ -35,6 +35,7 @@ from . import settings
 from .audio import SAMPLING_RATE
 from .models import load_tts
 from .speakers import load_speaker
+from .translation import check_seed
 
 PAUSE_SECONDS = 0.15  # between chunks, as between sentences in speech
 
@@ -145,8 +146,7 @@ class SpeechOptions:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
                 raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
-            raise TypeError(f"seed must be an integer, got {type(self.seed).__name__}")
+        object.__setattr__(self, "seed", check_seed(self.seed))  # frozen: set once, as a Python int
         if not 0.0 < self.threshold <= 1.0:
             raise ValueError(f"threshold is a stop probability in (0, 1], got {self.threshold}")
         maxlenratio = settings.maxlenratio(self.maxlenratio)

@@ -33,10 +33,12 @@ windows).
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+from transformers.models.whisper.tokenization_whisper import TO_LANGUAGE_CODE
 
 from . import settings
 from .audio import SAMPLING_RATE, load_audio, loudest_frame_dbfs
@@ -77,7 +79,10 @@ def translate(audio, *, sampling_rate: int | None = None, return_language: bool 
     ``audio``: a path, bytes, an array with ``sampling_rate``, a dict, or a datasets
     audio value (see :func:`s2st_helpers.audio.load_audio`). Extra keyword arguments go
     to Whisper's ``generate`` (``num_beams=5``, ``language="it"``, ``task="transcribe"``...).
-    ``seed``: makes the text repeatable where the guard falls back to sampling.
+    ``seed``: makes the text repeatable where the guard falls back to sampling (the
+    plain tier calls ``torch.manual_seed(seed)`` before ``generate``, as notebook 01
+    does; the speed layer samples from a generator of its own and leaves PyTorch's
+    global one alone).
     Returns the text, or ``(text, language)`` with ``return_language=True``.
     """
     result = translate_details(audio, sampling_rate=sampling_rate, model=model, device=device, preset=preset,
@@ -92,13 +97,15 @@ def translate_details(audio, *, sampling_rate: int | None = None, model: str | N
     """Like :func:`translate`, returning a :class:`Translation` with the language and
     no-speech probability. ``progress(seconds_done, seconds_total)`` is called after
     each 30 s window of a long recording."""
-    check_seed(seed)
+    seed = check_seed(seed)
     waveform = load_audio(audio, sampling_rate)
     seconds = len(waveform) / SAMPLING_RATE
     if loudest_frame_dbfs(waveform) < SILENCE_DBFS:
         return Translation("", None, None, 1.0, seconds)
 
     asr = load_asr(model, device)
+    if generate_kwargs.get("language") is not None:  # a name as its code: what the loops and the no-speech rule read
+        generate_kwargs["language"] = language_code(asr, generate_kwargs["language"])
     if seconds > WINDOW_SECONDS:
         from .long_form import translate_windows
 
@@ -126,10 +133,16 @@ def translate_details(audio, *, sampling_rate: int | None = None, model: str | N
     return Translation(text, language, language_p, no_speech_p, seconds)
 
 
-def check_seed(seed) -> None:
-    """A seed is an integer (or None)."""
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+def check_seed(seed) -> int | None:
+    """A seed is an integer (or None) in the range ``torch.manual_seed`` takes;
+    returned as a Python int (``torch.Generator.manual_seed`` takes no NumPy one)."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TypeError(f"seed must be an integer, got {type(seed).__name__}")
+    if not -2**63 <= seed < 2**64:
+        raise ValueError(f"seed must be within [-2**63, 2**64), got {seed}")
+    return int(seed)
 
 
 def is_no_speech(no_speech_p: float, average_logprob: Callable[[], float],
@@ -214,17 +227,31 @@ def decode(asr, steps, features: dict, options: dict, seed: int | None = None) -
 def read_first_step(asr, logits: torch.Tensor, language: str | None = None):
     """Whisper's language guess and its no-speech probability both come from the
     logits of the first step (as in OpenAI's code). Returns (language, its
-    probability, no-speech probability); a given ``language`` is kept."""
+    probability, no-speech probability); a given ``language`` is kept, as its code."""
     config = asr.model.generation_config
     probs = logits.float().softmax(-1)
     no_speech = float(probs[config.no_timestamps_token_id - 1])  # <|nospeech|> precedes <|notimestamps|>
     if language is not None:
-        return language, None, no_speech
+        return language_code(asr, language), None, no_speech
     codes = list(config.lang_to_id)
     ids = torch.tensor([config.lang_to_id[c] for c in codes], device=probs.device)
     lang_probs = probs[ids] / probs[ids].sum()
     best = int(lang_probs.argmax())
     return codes[best].strip("<|>"), float(lang_probs[best]), no_speech
+
+
+def language_code(asr, language: str) -> str:
+    """Whisper's code for a language given as ``generate`` takes it: a code ("de"), a
+    name ("german", "German") or a token ("<|de|>")."""
+    if not isinstance(language, str):
+        raise TypeError(f"language must be a string such as 'de' or 'german', got {type(language).__name__}")
+    name = language.lower().removeprefix("<|").removesuffix("|>")
+    if f"<|{name}|>" in asr.model.generation_config.lang_to_id:
+        return name
+    if name in TO_LANGUAGE_CODE:
+        return TO_LANGUAGE_CODE[name]
+    raise ValueError(f"Whisper does not know the language {language!r}: give a code such as 'de' or a name "
+                     "such as 'german'")
 
 
 def whisper_features(asr, waveform) -> dict:

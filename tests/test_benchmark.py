@@ -84,7 +84,8 @@ def test_long_recording_benchmark(tiny, tmp_path, monkeypatch):
         workbook = result[f"workbook ({preset})"]
         assert workbook["windows"] >= 2 and workbook["first audio"] < workbook["total"]
     assert result["tutorial (first 30 s)"]["total"] > 0 and result["memory"]["0.6"]["peak MB"] > 50
-    # seeded, the default preset repeats its English (the digest is of the text)
+    # seeded, the default preset repeats its English (the digest is of the text; the
+    # tiny Whisper loops, so its windows fall back to sampling)
     assert result["workbook (fast)"]["text digest"] == result["workbook (fast) #2"]["text digest"]
 
 

@@ -79,6 +79,18 @@ def test_command_line_writes_wav(tiny_paths, wav_file, tmp_path, preset):
     assert "translate" in done.stderr and "Traceback" not in done.stderr
 
 
+def test_command_line_seed_reaches_whisper(tiny_paths, wav_file, tmp_path):
+    """The tiny Whisper loops, so its fallback samples: another seed, another text."""
+    texts = []
+    for seed in ("0", "1"):
+        done = run_cli([str(wav_file), "-o", str(tmp_path / f"{seed}.wav"), "--maxlenratio", "2", "--seed", seed],
+                       tiny_paths)
+        assert done.returncode == 0, done.stderr
+        texts.append(done.stdout.strip())
+    assert texts[0] and texts[0] != texts[1]
+    assert run_cli([str(wav_file), "--seed", "x"], tiny_paths).returncode != 0
+
+
 def test_command_line_speaks_another_language(tiny_paths, wav_file, tmp_path):
     out = tmp_path / "french.wav"
     done = run_cli([str(wav_file), "-o", str(out), "--target", "fra", "--language", "it"], tiny_paths)

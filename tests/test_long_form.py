@@ -79,12 +79,14 @@ def test_each_window_is_judged_on_its_own(tiny, windows, monkeypatch):
 
 
 @pytest.mark.parametrize("options", [{}, {"temperature": 0.0}, {"compression_ratio_threshold": 0.5},
-                                     {"task": "transcribe", "language": "de"}, {"language": "german"}])
+                                     {"task": "transcribe", "language": "de"}, {"language": "German"},
+                                     {"no_repeat_ngram_size": 0}])
 def test_fast_windows_are_the_plain_tiers(tiny, windows, options):
     """The speed layer's windows (one encoding each, the written-out loop with the
     timestamp rules, the ladder's sampling written out where the first pass fails:
-    threshold 0.5 fails every pass; ``generate`` for what only it knows, a language
-    name) give the plain tier's segments, and encode each window once. Greedy here:
+    threshold 0.5 fails every pass; a language name read as its code; ``generate`` for
+    what only it knows, here ``no_repeat_ngram_size``) give the plain tier's segments,
+    and encode each window once. Greedy here:
     beam search with timestamps is held to the plain tier on the real whisper-base
     (test_real_models), as the tiny random model's timestamps are near ties."""
     import torch
@@ -109,11 +111,11 @@ def test_fast_windows_are_the_plain_tiers(tiny, windows, options):
             patch.setattr(WhisperDecoderSteps, "sample", lambda *a, **k: sampled.append(1) or sample(*a, **k))
             found[preset] = list(long_form.translate_windows(asr, windows, preset=preset, **options))
         windows_decoded = len({s.window for s in found[preset]})
-        if preset == "fast" and options.get("language") != "german":  # every rung written out
+        if preset == "fast" and "no_repeat_ngram_size" not in options:  # every rung written out
             assert len(calls) == windows_decoded and not generated  # once a window
         if preset == "fast" and "compression_ratio_threshold" in options:  # the five sampled rungs, each failing
             assert len(sampled) == 5 * windows_decoded
-        if preset == "fast" and options.get("language") == "german":  # generate alone, with its own ladder
+        if preset == "fast" and "no_repeat_ngram_size" in options:  # generate alone, with its own ladder
             assert len(generated) == windows_decoded and all(t[0] == 0.0 for t in generated) and not sampled
     assert found["fast"] == found["exact"] and any(s.text for s in found["fast"])
     assert len({s.window for s in found["fast"]}) >= 3
@@ -157,19 +159,31 @@ def test_a_seed_repeats_the_sampled_windows_whatever_other_threads_draw(tiny, wi
     assert len({s.window for s in fast}) >= 3 and any(s.text for s in fast)
 
 
-def test_a_seed_repeats_a_long_recordings_text_and_speech(tiny, windows):
+@pytest.mark.parametrize("preset", ["fast", "exact"])
+def test_a_seed_repeats_a_long_recordings_text_and_leaves_the_voice_alone(tiny, windows, monkeypatch, preset):
     """The cascade's seed reaches Whisper's fallback, which samples every window here
     (threshold 0.5) in the background thread while SpeechT5 reseeds PyTorch's global
-    generator for each segment in this one: the same text and speech twice."""
+    generator for each segment in this one. Under fast: the same text twice. Under
+    either, the background thread never seeds the global generator, which would
+    change the voice being drawn here (the plain tier's windows are left unseeded)."""
     import torch
 
-    options = {"seed": 3, "maxlenratio": 4.0, "generate_kwargs": {"compression_ratio_threshold": 0.5}}
-    torch.manual_seed(0)
+    seeded_in = []
+    manual_seed = torch.manual_seed
+    monkeypatch.setattr(torch, "manual_seed", lambda s: seeded_in.append(threading.current_thread().name)
+                        or manual_seed(s))
+    options = {"seed": 3, "maxlenratio": 4.0, "preset": preset,
+               "generate_kwargs": {"compression_ratio_threshold": 0.5}}
+    manual_seed(0)
     first = speech_to_speech_translation(windows, sampling_rate=16000, **options)
-    torch.manual_seed(1)
-    second = speech_to_speech_translation(windows, sampling_rate=16000, **options)
-    assert first.text and first.text == second.text and np.array_equal(first[1], second[1])
-    assert first.text == translate(windows, sampling_rate=16000, seed=3, compression_ratio_threshold=0.5)
+    assert first.text and seeded_in and set(seeded_in) == {threading.main_thread().name}
+    if preset == "fast":
+        manual_seed(1)
+        second = speech_to_speech_translation(windows, sampling_rate=16000, **options)
+        assert first.text == second.text
+        assert first.text == translate(windows, sampling_rate=16000, seed=3, compression_ratio_threshold=0.5)
+    with pytest.raises(TypeError, match="seed is one of the cascade's options"):
+        speech_to_speech_translation(windows, sampling_rate=16000, generate_kwargs={"seed": 3})
 
 
 def test_silence_then_speech_is_not_dropped(tiny, speech):

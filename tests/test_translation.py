@@ -194,7 +194,9 @@ def test_model_is_loaded_once(tiny, speech):
 
 @pytest.mark.parametrize("options", [{"temperature": 0.0}, {}, {"compression_ratio_threshold": 0.5},
                                      {"num_beams": 2, "temperature": 0.0}, {"num_beams": 5},
-                                     {"num_beams": 5, "compression_ratio_threshold": 0.5}])
+                                     {"num_beams": 5, "compression_ratio_threshold": 0.5},
+                                     # generate decodes greedily after a sampled rung
+                                     {"num_beams": 5, "temperature": (0.2, 0.0), "compression_ratio_threshold": 0.5}])
 def test_fast_tier_gives_the_plain_tiers_text(tiny, speech, options):
     """Greedy or beam search with the shared encoder output, and the fallback ladder
     when it fails (threshold 0.5 makes every first pass fail), give what the plain
@@ -231,8 +233,37 @@ def test_a_seed_repeats_the_sampled_text_and_leaves_the_global_generator(tiny, s
 
 @pytest.mark.parametrize("seed", [1.5, "0", True])
 def test_a_seed_is_an_integer(tiny, speech, seed):
+    from s2st_helpers.long_form import translate_windows
+
     with pytest.raises(TypeError, match="seed must be an integer"):
         translate(speech, sampling_rate=16000, seed=seed)
+    with pytest.raises(TypeError, match="seed must be an integer"):
+        translate_windows(load_asr(), speech, seed=seed)  # at the call, not at the first window
+
+
+def test_a_seed_in_torchs_range_is_taken(tiny, speech):
+    """NumPy integers and the top of torch.manual_seed's range (the windows' seeds
+    wrap round as torch's own seeding does); past it, a ValueError up front."""
+    from s2st_helpers.long_form import translate_windows
+
+    options = {"sampling_rate": 16000, "compression_ratio_threshold": 0.5}
+    assert translate(speech, seed=np.int64(3), **options) == translate(speech, seed=3, **options)
+    assert translate(speech, seed=-1, **options) == translate(speech, seed=2**64 - 1, **options)
+    long = np.tile(speech, 20)  # 40 s: two windows, the second seeded 2**64 % 2**64 = 0
+    assert list(translate_windows(load_asr(), long, seed=2**64 - 1, **{"compression_ratio_threshold": 0.5}))
+    with pytest.raises(ValueError, match="seed must be within"):
+        translate(speech, sampling_rate=16000, seed=2**64)
+
+
+@pytest.mark.parametrize("preset", ["fast", "exact"])
+def test_a_language_name_is_read_as_its_code(tiny, speech, preset):
+    """As generate reads it: "German", "german", "<|de|>" and "de" alike; the result
+    carries the code (the three-stage design looks it up); an unknown one fails."""
+    results = {name: translate_details(speech, sampling_rate=16000, language=name, preset=preset, seed=0)
+               for name in ("de", "German", "german", "<|de|>")}
+    assert {(r.text, r.language) for r in results.values()} == {(results["de"].text, "de")}
+    with pytest.raises(ValueError, match="does not know the language 'klingon'"):
+        translate(speech, sampling_rate=16000, language="klingon", preset=preset)
 
 
 def test_encoder_runs_once(tiny, speech, monkeypatch):

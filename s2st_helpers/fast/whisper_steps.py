@@ -390,7 +390,8 @@ def generate_short(asr, steps: WhisperDecoderSteps, features: dict, options: dic
         if temperature == 0.0:
             ids = (beam_search(steps, prompt, cap, beams, timestamps=timestamps) if beams > 1
                    else steps.greedy(prompt, cap, timestamps=timestamps))
-        else:  # generate samples one sequence, whatever num_beams says
+        else:  # generate samples one sequence, and keeps to one for any rung after
+            beams = 1
             if generator is None and seed is not None:
                 generator = torch.Generator(device=steps.keys.device).manual_seed(seed)
             ids = steps.sample(prompt, cap, sampling_warpers(config, temperature), generator, timestamps=timestamps)
@@ -417,7 +418,8 @@ def _generate_short(asr, steps, features, options, ladder, threshold, seed):
 
 def _written_out_prompt(asr, options: dict) -> list[int] | None:
     """The prompt for the written-out loops, or None where only ``generate`` does
-    what was asked (language names, other generation options). With
+    what was asked (other generation options; a language name is read as its code
+    before this, by :func:`~s2st_helpers.translation.language_code`). With
     ``return_timestamps`` it has no <|notimestamps|>, as ``generate``'s has none
     (``force_unique_generate_call`` changes nothing for one window)."""
     config = asr.model.generation_config
