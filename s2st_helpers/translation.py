@@ -227,12 +227,13 @@ def decode(asr, steps, features: dict, options: dict, seed: int | None = None) -
 def read_first_step(asr, logits: torch.Tensor, language: str | None = None):
     """Whisper's language guess and its no-speech probability both come from the
     logits of the first step (as in OpenAI's code). Returns (language, its
-    probability, no-speech probability); a given ``language`` is kept, as its code."""
+    probability, no-speech probability); a given ``language`` (a code: see
+    :func:`language_code`) is kept."""
     config = asr.model.generation_config
     probs = logits.float().softmax(-1)
     no_speech = float(probs[config.no_timestamps_token_id - 1])  # <|nospeech|> precedes <|notimestamps|>
     if language is not None:
-        return language_code(asr, language), None, no_speech
+        return language, None, no_speech
     codes = list(config.lang_to_id)
     ids = torch.tensor([config.lang_to_id[c] for c in codes], device=probs.device)
     lang_probs = probs[ids] / probs[ids].sum()

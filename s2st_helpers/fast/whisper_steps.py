@@ -381,7 +381,8 @@ def generate_short(asr, steps: WhisperDecoderSteps, features: dict, options: dic
     threshold = options.pop("compression_ratio_threshold", None)
     prompt = _written_out_prompt(asr, options)
     config = asr.model.generation_config
-    if prompt is None or any(sampling_warpers(config, t) is None for t in ladder if t > 0.0):
+    warpers = {t: sampling_warpers(config, t) for t in ladder if t > 0.0}
+    if prompt is None or None in warpers.values():
         return _generate_short(asr, steps, features, options, ladder, threshold, seed)
     beams, timestamps = options.get("num_beams", 1), bool(options.get("return_timestamps"))
     cap = new_token_cap(asr, options, len(prompt))
@@ -394,7 +395,7 @@ def generate_short(asr, steps: WhisperDecoderSteps, features: dict, options: dic
             beams = 1
             if generator is None and seed is not None:
                 generator = torch.Generator(device=steps.keys.device).manual_seed(seed)
-            ids = steps.sample(prompt, cap, sampling_warpers(config, temperature), generator, timestamps=timestamps)
+            ids = steps.sample(prompt, cap, warpers[temperature], generator, timestamps=timestamps)
         if (threshold is None or rung == len(ladder) - 1
                 or compression_ratio(asr, ids, options, prompt) <= threshold):
             return ids
