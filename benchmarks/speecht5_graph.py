@@ -1,6 +1,8 @@
 """SpeechT5's decoder loop three ways on one sentence: the tutorial's
 ``generate_speech``, the speed layer's eager loop, and the same loop replayed as a
-CUDA graph (GPU only), each with the vocoder; then, on a GPU, the graph in float16.
+CUDA graph (GPU only), each with the vocoder; then, on a GPU, the graph with its stop
+head read at every step (the loop's default reads it every ``READ_STOP_EVERY``
+steps), and the graph in float16.
 Same seed for all; seconds are medians, and each is compared with
 ``generate_speech``'s speech (SNR).
 
@@ -64,14 +66,14 @@ def main(argv=None):
         with torch.inference_mode():
             return tts.model.generate_speech(ids, speaker, vocoder=tts.vocoder, maxlenratio=args.maxlenratio)
 
-    def loop(model=tts.model, vocoder=tts.vocoder, graphs=False, first=None):
+    def loop(model=tts.model, vocoder=tts.vocoder, graphs=False, first=None, every=None):
         speecht5_steps.CUDA_GRAPHS = graphs
         torch.manual_seed(0)
         blocks = []
         start = time.perf_counter()
         with torch.inference_mode():
             for block in speech_blocks(model, vocoder, ids.to(device), speaker.to(next(model.parameters()).dtype),
-                                       maxlenratio=args.maxlenratio):
+                                       maxlenratio=args.maxlenratio, read_stop_every=every):
                 blocks.append(block.float().cpu())
                 if first is not None and len(blocks) == 1:
                     first.append(time.perf_counter() - start)
@@ -106,6 +108,8 @@ def main(argv=None):
     print(f"{'  first block after':34}{statistics.median(first[1:]):9.3f}")
     print(f"{'  first call, recording included':34}{recorded:9.3f}{'':19}"
           f"{snr_db(recording.numpy(), reference):9.1f}")
+    seconds, speech = timed(device, lambda: loop(graphs=True, every=1), args.reps)
+    row("CUDA graph, stop read every step", seconds, speech)
     half, half_vocoder = copy.deepcopy(tts.model).half(), copy.deepcopy(tts.vocoder).half()
     seconds, speech = timed(device, lambda: loop(half, half_vocoder, graphs=True), args.reps)
     row("CUDA graph, float16", seconds, speech)

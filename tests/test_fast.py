@@ -112,6 +112,38 @@ def test_stop_head_and_minimum_length(exact):
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5 * float(want.abs().max()))
 
 
+@pytest.mark.parametrize("every", [3, 5])
+def test_stop_head_read_late_gives_the_same_speech_and_generator(exact, every):
+    """As on a GPU, the stop head read every few steps: steps made past the stop are
+    dropped and the generator is put back, so the speech and the state after it are
+    generate_speech's (a stop head that fires at once, after minlen, and wherever
+    the tiny model's own head reaches a threshold)."""
+    model = copy.deepcopy(exact.model)
+    with torch.no_grad():
+        model.speech_decoder_postnet.prob_out.bias.fill_(20.0)
+    eager = type(exact)(model, exact.processor, exact.vocoder, exact.device)
+    ids, speaker = ids_for(exact, "Stop where upstream stops."), torch.randn(1, 512)
+    cases = [(eager, {"minlenratio": 0.0}), (eager, {"minlenratio": 1.0})]
+    cases += [(exact, {"threshold": t}) for t in (0.6, 0.9, 1.2, 3.0)]  # 3.0: never stops
+    lengths = set()
+    for tts, options in cases:
+        want = reference(tts, ids, speaker, seed=2, maxlenratio=5.0, **options)
+        want_state = torch.get_rng_state()
+        got = torch.cat(streamed(tts, ids, speaker, seed=2, maxlenratio=5.0, first_block=4,
+                                 read_stop_every=every, **options))
+        assert got.shape == want.shape, options
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5 * float(want.abs().max()))
+        assert torch.equal(torch.get_rng_state(), want_state), options
+        lengths.add(len(want))
+    assert len(lengths) >= 3  # the stop fell at different steps
+
+
+@pytest.mark.parametrize("every", [0, -1, 1.5, True, "8"])
+def test_read_stop_every_must_be_a_whole_number(exact, every):
+    with pytest.raises(ValueError, match="read_stop_every"):
+        streamed(exact, ids_for(exact, "Hello."), torch.randn(1, 512), seed=0, read_stop_every=every)
+
+
 def test_padded_batches_are_refused(exact):
     ids = torch.tensor([[4, 5, 6, exact.model.config.pad_token_id]])
     with pytest.raises(ValueError, match="unpadded"):
@@ -385,7 +417,8 @@ def test_fixed_shape_step_gives_generate_speechs_output(exact, fixed_shape_step)
     assert not fixed_shape_step.busy.locked()  # released when the sentence ends
 
 
-def test_fixed_shape_step_stops_where_upstream_stops(exact, fixed_shape_step):
+@pytest.mark.parametrize("every", [None, 4])  # 4: the stop head read late, as on a GPU
+def test_fixed_shape_step_stops_where_upstream_stops(exact, fixed_shape_step, every):
     model = exact.model
     bias = model.speech_decoder_postnet.prob_out.bias
     saved = bias.detach().clone()
@@ -394,7 +427,9 @@ def test_fixed_shape_step_stops_where_upstream_stops(exact, fixed_shape_step):
             bias.fill_(20.0)
         ids, speaker = ids_for(exact, "Stop early please."), torch.randn(1, 512)
         want = reference(exact, ids, speaker, seed=2, minlenratio=1.0, maxlenratio=5.0)
-        got = torch.cat(streamed(exact, ids, speaker, seed=2, minlenratio=1.0, maxlenratio=5.0))
+        want_state = torch.get_rng_state()
+        got = torch.cat(streamed(exact, ids, speaker, seed=2, minlenratio=1.0, maxlenratio=5.0, read_stop_every=every))
+        assert torch.equal(torch.get_rng_state(), want_state)
     finally:
         with torch.no_grad():
             bias.copy_(saved)

@@ -334,6 +334,48 @@ def test_full_size_fast_tier_matches_plain_tier(real):
     assert snr_db(fast, want) > 25
 
 
+def test_stop_head_read_late_on_the_full_size_model(real):
+    """The full-size SpeechT5 with its stop head made to fire mid-sentence (the
+    stand-ins' never does): the speed layer's loop, reading the stop head late (its
+    default on a GPU, and every 5 steps), ends where ``generate_speech`` ends and
+    leaves the random generator where it leaves it."""
+    import torch
+
+    from s2st_helpers.evaluation import snr_db
+    from s2st_helpers.fast.speecht5_steps import speech_blocks
+    from s2st_helpers.models import load_tts
+    from s2st_helpers.speakers import load_speaker
+
+    exact = load_tts(preset="exact")
+    model, device = exact.model, exact.device
+    ids = exact.processor(text="From the pass you climb to the summit.", return_tensors="pt").input_ids.to(device)
+    speaker = torch.from_numpy(load_speaker("slt"))[None].to(device)
+    options = {"minlenratio": 1.5, "maxlenratio": 4.0}
+
+    def state():
+        return torch.cuda.get_rng_state(device) if device.type == "cuda" else torch.get_rng_state()
+
+    bias = model.speech_decoder_postnet.prob_out.bias
+    saved = bias.detach().clone()
+    try:
+        with torch.inference_mode():
+            bias.fill_(20.0)
+            torch.manual_seed(0)
+            want = model.generate_speech(ids, speaker, vocoder=exact.vocoder, **options).cpu().numpy()
+            want_state = state()
+            for every in (None, 5):
+                torch.manual_seed(0)
+                blocks = speech_blocks(model, exact.vocoder, ids, speaker, read_stop_every=every, **options)
+                got = torch.cat(list(blocks)).cpu().numpy()
+                assert got.shape == want.shape, every
+                print(f"read_stop_every={every}: {snr_db(got, want):.1f} dB SNR")
+                assert snr_db(got, want) > (80 if device.type == "cpu" else 60)
+                assert torch.equal(state(), want_state), every
+    finally:
+        with torch.inference_mode():
+            bias.copy_(saved)
+
+
 def test_three_stage_on_real_speech(real, tiny_paths, monkeypatch):
     """The three-stage design with the real Whisper. Its text model and voices load
     from the hub: the test says which it could load here, and stands in tiny random

@@ -48,16 +48,22 @@ FIRST_BLOCK_DEFAULT = 16  # frames (~0.26 s of audio) in the first block
 FIRST_BLOCK = FIRST_BLOCK_DEFAULT  # 06's exercise changes it
 MAX_BLOCK = 64  # frames handed to HiFi-GAN at a time, at most
 CUDA_GRAPHS = True  # on a GPU, replay the step as a CUDA graph (cuda_graph.py); off: the eager loop
+READ_STOP_EVERY = 8  # on a GPU: steps queued between reads of the stop head (each read waits
+# for the GPU to catch up); on a CPU nothing runs ahead, so every step is read
 
 
 def speech_blocks(model, vocoder, input_ids: torch.Tensor, speaker: torch.Tensor, *,
                   threshold: float = 0.5, minlenratio: float = 0.0, maxlenratio: float = 20.0,
-                  first_block: int | None = None) -> Iterator[torch.Tensor]:
+                  first_block: int | None = None, read_stop_every: int | None = None) -> Iterator[torch.Tensor]:
     """Yield waveform blocks (1-D tensors) for one text; joined, they equal
     ``model.generate_speech(input_ids, speaker, ..., vocoder=vocoder)`` for the same seed.
 
     ``input_ids``: shape (1, tokens). ``speaker``: shape (1, 512). ``vocoder=None``
-    yields spectrogram blocks instead.
+    yields spectrogram blocks instead. ``read_stop_every``: decoder steps between
+    reads of the stop head (default: 1 on a CPU, ``READ_STOP_EVERY`` on a GPU, where
+    reading it waits for the queued steps). Steps made past the stop are dropped and
+    the random generator is put back as it was after the stop, so the speech and the
+    generator's state are the same for any value.
     """
     first_block = FIRST_BLOCK if first_block is None else first_block  # read now: 06's exercise changes it
     config = model.config
@@ -70,6 +76,7 @@ def speech_blocks(model, vocoder, input_ids: torch.Tensor, speaker: torch.Tensor
     speaker = F.normalize(speaker).unsqueeze(1)  # as the prenet does, once
     if bool((mask == 0).any()):
         raise ValueError("speech_blocks takes one unpadded text at a time")
+    stops = StopReader(memory.device, threshold, read_stop_every)
     postnet = model.speech_decoder_postnet
     graphed = _graphed(model, memory, maxlen + 1)
     try:  # from here on the graphed step is released however this ends
@@ -81,10 +88,16 @@ def speech_blocks(model, vocoder, input_ids: torch.Tensor, speaker: torch.Tensor
         steps.start(memory, speaker)
         while True:
             step += 1
-            spectrum = steps.step(step)
-            frames.append(spectrum)
-            finished = step >= minlen and (step >= maxlen or steps.stop_probability() >= threshold)
+            frames.append(steps.step(step))
+            finished = step >= minlen and step >= maxlen
+            if step >= minlen:
+                stops.add(step, steps.stop_probability())
             ready = len(frames) * r - POSTNET_CONTEXT  # frames the postnet can finish now
+            if finished or ready >= done + block or stops.due():
+                stopped = stops.read()
+                if stopped is not None:  # at this step or one queued before it
+                    del frames[stopped:]
+                    finished, ready = True, len(frames) * r - POSTNET_CONTEXT
             if finished or ready >= done + block:
                 mel = torch.cat(frames)
                 end = len(mel) if finished else ready
@@ -98,6 +111,58 @@ def speech_blocks(model, vocoder, input_ids: torch.Tensor, speaker: torch.Tensor
     finally:
         if graphed is not None:
             graphed.busy.release()
+
+
+class StopReader:
+    """The stop head's probabilities, read from the device every ``every`` steps in
+    one transfer. A GPU keeps running the queued steps meanwhile; reading at every
+    step would make it wait for the CPU to launch the next one. The generator's state
+    after each unread step is kept, so a stop found late puts it back."""
+
+    def __init__(self, device: torch.device, threshold: float, every: int | None):
+        if every is None:
+            every = READ_STOP_EVERY if device.type in ("cuda", "mps") else 1
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"read_stop_every must be a whole number of steps, at least 1 (got {every!r})")
+        self.device, self.threshold, self.every = device, threshold, every
+        self.unread: list[tuple[int, torch.Tensor, torch.Tensor | None]] = []
+
+    def add(self, step: int, probability: torch.Tensor) -> None:
+        state = _rng_state(self.device) if self.every > 1 else None  # host-side: no wait for the GPU
+        self.unread.append((step, probability, state))
+
+    def due(self) -> bool:
+        return len(self.unread) >= self.every
+
+    def read(self) -> int | None:
+        """The first unread step whose probability reaches the threshold (the
+        generator put back to just after it), or None."""
+        if not self.unread:
+            return None
+        unread, self.unread = self.unread, []
+        probabilities = torch.stack([p for _, p, _ in unread]).tolist()  # the one wait
+        for (step, _, state), probability in zip(unread, probabilities):
+            if probability >= self.threshold:
+                if step != unread[-1][0]:
+                    _set_rng_state(self.device, state)
+                return step
+        return None
+
+
+def _rng_state(device: torch.device) -> torch.Tensor:
+    """The state of the generator the dropout masks on ``device`` are drawn from."""
+    if device.type == "cuda":
+        return torch.cuda.get_rng_state(device)
+    return torch.mps.get_rng_state() if device.type == "mps" else torch.get_rng_state()
+
+
+def _set_rng_state(device: torch.device, state: torch.Tensor) -> None:
+    if device.type == "cuda":
+        torch.cuda.set_rng_state(state, device)
+    elif device.type == "mps":
+        torch.mps.set_rng_state(state)
+    else:
+        torch.set_rng_state(state)
 
 
 def _graphed(model, memory: torch.Tensor, capacity: int):
