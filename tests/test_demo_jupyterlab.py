@@ -58,6 +58,15 @@ def lab(tiny_paths, tmp_path_factory):
     log.close()
 
 
+# every code cell of the open notebook has run, and the kernel is idle
+ALL_CELLS_RUN = """() => {
+  const panel = window.jupyterapp.shell.currentWidget;
+  const cells = Array.from(panel.content.model.cells);
+  return panel.sessionContext.session.kernel.status === "idle"
+    && cells.every(cell => cell.type !== "code" || cell.executionCount !== null);
+}"""
+
+
 def test_record_in_jupyterlab(browser, lab, mic_clip):
     context = browser.new_context()
     page = context.new_page()
@@ -73,6 +82,9 @@ def test_record_in_jupyterlab(browser, lab, mic_clip):
         page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
         record = page.locator(".s2st-record")
         record.wait_for(timeout=120_000)
+        # press Record once every cell has run: on two busy cores the later cells (the Gradio
+        # app starting and closing) held the page long enough to miss a 30 s wait for the microphone
+        page.wait_for_function(ALL_CELLS_RUN, timeout=240_000)
         assert record.is_enabled(), page.locator(".s2st-message").inner_text()
         record.click()
         page.locator(".s2st-recorder.recording").wait_for(timeout=30_000)  # the microphone opens slowly on a busy machine
