@@ -117,7 +117,9 @@ class StopReader:
     """The stop head's probabilities, read from the device every ``every`` steps in
     one transfer. A GPU keeps running the queued steps meanwhile; reading at every
     step would make it wait for the CPU to launch the next one. The generator's state
-    after each unread step is kept, so a stop found late puts it back."""
+    after each unread step is kept, so a stop found late puts it back. (Draws that
+    another thread makes from the same generator meanwhile are put back with it: a
+    seeded long recording's Whisper draws from a generator of its own.)"""
 
     def __init__(self, device: torch.device, threshold: float, every: int | None):
         if every is None:
