@@ -404,9 +404,16 @@ def fixed_shape_step(exact, monkeypatch):
     return static
 
 
-def test_fixed_shape_step_gives_generate_speechs_output(exact, fixed_shape_step):
+@pytest.mark.parametrize("uniform", [True, False])
+def test_fixed_shape_step_gives_generate_speechs_output(exact, fixed_shape_step, monkeypatch, uniform):
     """Masked full-length caches instead of growing ones: the same speech, for one
-    sentence and for the next one on the same buffers (a longer text, then a shorter)."""
+    sentence and for the next one on the same buffers (a longer text, then a shorter).
+    ``uniform=False``: the masks drawn in place into the step's buffers, as on a GPU."""
+    from s2st_helpers.fast import speecht5_steps
+
+    if uniform and not speecht5_steps._bernoulli_is_uniform():
+        pytest.skip("this CPU's bernoulli_ is not rand < p (MKL's generator)")
+    monkeypatch.setattr(speecht5_steps, "_bernoulli_is_uniform", lambda: uniform)
     speaker = torch.randn(1, 512)
     for text in ("A sentence long enough for several blocks.", "Short one."):
         ids = ids_for(exact, text)

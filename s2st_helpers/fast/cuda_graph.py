@@ -13,10 +13,13 @@ with one launch. A graph replays fixed shapes at fixed addresses, so here:
 * the step number lives in a tensor on the GPU, and the step advances it itself;
 * Whisper's beams are reordered inside the graph, from a tensor of parents.
 
-SpeechT5's prenet dropout masks are drawn outside the graph, exactly as
-:func:`s2st_helpers.fast.speecht5_steps.speech_blocks` draws them, so a seed gives the
-same masks as ``generate_speech``. Each graph is recorded on first use, once per model
-(and number of beams), and again if the model's weights move (``model.half()``, say).
+SpeechT5's prenet dropout masks are drawn outside the graph, at the same size and from
+the same generator as :func:`s2st_helpers.fast.speecht5_steps.speech_blocks` draws them,
+so a seed gives the same masks as ``generate_speech``. They are drawn into fixed
+buffers that the graph reads at the step's row, and each step's spectrum and stop
+probability stay in buffers of their own: a step costs the CPU three launches. Each
+graph is recorded on first use, once per model (and number of beams), and again if the
+model's weights move (``model.half()``, say).
 On a CPU the same steps run eagerly: the tests check them there against the loops
 they replace.
 """
@@ -28,7 +31,7 @@ import warnings
 
 import torch
 
-from .speecht5_steps import decoder_layer, dropout_keep, prenet_frame, split_heads, step_calls
+from .speecht5_steps import decoder_layer, draws_uniform, dropout_keep, prenet_frame, split_heads, step_calls
 from .kept import Kept
 from .kept import weights as current_weights
 from .whisper_steps import _linear
@@ -65,10 +68,11 @@ class StaticSpeechT5Step:
         self.position = torch.zeros(1, dtype=torch.long, device=weight.device)  # frames made so far
         self.last = torch.zeros(1, 1, self.n_mels, **zeros)
         self.speaker = torch.zeros(1, 1, config.speaker_embedding_dim, **zeros)
-        self.masks = [torch.zeros(1, layer.out_features, dtype=torch.bool, device=weight.device)
-                      for layer in self.prenet.layers]
-        self.spectrum = torch.zeros(self.r, self.n_mels, **zeros)
-        self.stop = torch.zeros((), **zeros)
+        # row k: the dropout draws of step k + 1 (1: keep), per prenet layer
+        self.draws = [torch.zeros(self.capacity, layer.out_features, **zeros) for layer in self.prenet.layers]
+        self.spectra = torch.zeros(self.capacity, self.r, self.n_mels, **zeros)  # row k: step k + 1's
+        self.stops = torch.zeros(self.capacity, **zeros)
+        self.made = 0  # steps made in this sentence
         self.graph = None
         self.busy = threading.Lock()
 
@@ -89,18 +93,24 @@ class StaticSpeechT5Step:
         self.speaker.copy_(speaker)
         self.last.zero_()  # upstream starts from an all-zero frame
         self.position.zero_()
+        self.made = 0
 
     @torch.inference_mode()
     def step(self, step: int) -> torch.Tensor:
-        """The spectrum (r, n_mels) of decoder step ``step`` (1-based), a copy."""
-        for mask, layer in zip(self.masks, self.prenet.layers):
-            mask.copy_(dropout_keep(step, layer.out_features, self.p, self.last))  # as the eager loop draws
+        """The spectrum (r, n_mels) of decoder step ``step`` (1-based), a view that
+        stays valid until the next ``start``."""
+        self.made = step
+        for draws, layer in zip(self.draws, self.prenet.layers):
+            if draws_uniform(draws.device):  # a CPU's shortcut (the tests run this step eagerly there)
+                draws[step - 1].copy_(dropout_keep(step, layer.out_features, self.p, self.last))
+            else:  # the loop's bernoulli, in place: the same size, so the same draws
+                draws[:step].bernoulli_(self.p)
         _run(self)
-        return self.spectrum.clone()
+        return self.spectra[step - 1]
 
     def stop_probability(self) -> torch.Tensor:
-        """The stop probability of the last step, summed over its frames (0-d)."""
-        return self.stop.clone()
+        """The stop probability of the last step, summed over its frames (0-d, a view)."""
+        return self.stops[self.made - 1]
 
     @torch.inference_mode()
     def record(self) -> None:
@@ -110,15 +120,16 @@ class StaticSpeechT5Step:
         """The step itself, in the eager loop's arithmetic (the same functions), with
         only fixed-shape operations on this object's buffers."""
         position = self.prenet.encode_positions.pe[0].index_select(0, self.position)
-        hidden = prenet_frame(self.calls, self.prenet, self.last, self.masks, position, self.speaker)
+        keeps = [draws.index_select(0, self.position) == 1 for draws in self.draws]
+        hidden = prenet_frame(self.calls, self.prenet, self.last, keeps, position, self.speaker)
         self_bias = torch.where(self.slots <= self.position, 0.0, -float("inf")).to(hidden.dtype)
         for i, layer in enumerate(self.calls.layers):
             hidden = decoder_layer(layer, hidden, self, i, self.cross_keys[i], self.cross_values[i],
                                    self_bias, self.cross_bias)
         spectrum, stop = self.calls.spectrum_and_stop(hidden.view(1, -1))
         spectrum = spectrum.view(self.r, self.n_mels)
-        self.spectrum.copy_(spectrum)
-        self.stop.copy_(torch.sigmoid(stop).sum())
+        self.spectra.index_copy_(0, self.position, spectrum[None])
+        self.stops.index_copy_(0, self.position, torch.sigmoid(stop).sum().view(1))
         self.last.copy_(spectrum[-1].view(1, 1, self.n_mels))
         self.position.add_(1)
 

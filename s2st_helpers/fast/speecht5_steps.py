@@ -341,9 +341,15 @@ def dropout_keep(step: int, width: int, p: float, like: torch.Tensor) -> torch.T
     """Which of ``width`` units the prenet's dropout (probability ``p``) keeps for the
     newest of ``step`` frames: the last row of the mask upstream draws for all of them
     (bool, shape (width,), on ``like``'s device)."""
-    if like.device.type == "cpu" and _bernoulli_is_uniform():
+    if draws_uniform(like.device):
         return torch.rand(step, width, dtype=torch.float64)[-1] < p
     return torch.bernoulli(like.new_empty(step, width), p=p)[-1] == 1
+
+
+def draws_uniform(device: torch.device) -> bool:
+    """Whether :func:`dropout_keep` draws as ``rand < p`` on ``device`` (a CPU where
+    that is ``bernoulli_``'s own draw), rather than with ``bernoulli``."""
+    return device.type == "cpu" and _bernoulli_is_uniform()
 
 
 @functools.cache
