@@ -139,8 +139,8 @@ def test_a_seed_repeats_the_sampled_windows_whatever_other_threads_draw(tiny, wi
     assert len(seeds) >= 3 and seeds == [7 + k for k in range(len(seeds))]  # every window is loud here
     stop, drawn = threading.Event(), []
 
-    def draw():
-        while not stop.is_set():
+    def draw():  # a draw every millisecond: a busy loop would starve the decoding of the GIL
+        while not stop.wait(0.001):
             torch.manual_seed(len(drawn))
             drawn.append(float(torch.rand(1)))
 
