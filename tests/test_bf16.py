@@ -98,34 +98,3 @@ def test_fastest_without_native_bf16_is_fast(tiny, not_native, speech):
         torch.manual_seed(0)  # the tiny model's text falls back to sampling
         texts.append(translate(speech, sampling_rate=16000, preset=preset, return_language=True))
     assert texts[0] == texts[1]
-
-
-@pytest.mark.parametrize("dilation", [1, 3])
-def test_conv1d_takes_and_gives_time_by_channels(dilation):
-    """The stream's convolution: (time, channels) in and out; in bfloat16 through
-    oneDNN's weights laid out once, within bfloat16's rounding of ``F.conv1d``; in
-    float32, ``F.conv1d`` itself."""
-    torch.manual_seed(3)
-    for dtype in (torch.bfloat16, torch.float32):
-        conv = torch.nn.Conv1d(16, 8, 5, dilation=dilation).to(dtype)
-        x = torch.randn(40, 16, dtype=dtype)
-        with torch.inference_mode():
-            got = bf16.conv1d(conv)(x)
-            want = torch.nn.functional.conv1d(x.T[None], conv.weight, conv.bias, dilation=dilation)[0].T
-        assert got.shape == (40 - 4 * dilation, 8) and got.dtype == dtype
-        if dtype == torch.float32:
-            assert torch.equal(got, want)
-        else:
-            torch.testing.assert_close(got.float(), want.float(), rtol=2e-2, atol=2e-2)
-        assert bf16.conv1d(conv) is bf16.conv1d(conv)  # laid out once per weight
-
-
-def test_conv1d_probe_leaves_the_random_stream_alone():
-    """The probe runs mid-sentence, between dropout draws: it must not draw from the
-    global generator (a seed would then give different speech on the first call)."""
-    bf16._onednn.cache_clear()
-    torch.manual_seed(5)
-    bf16._onednn()
-    after = torch.rand(3)
-    torch.manual_seed(5)
-    assert torch.equal(after, torch.rand(3))

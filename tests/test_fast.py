@@ -325,6 +325,54 @@ def test_stateful_hifigan_equals_whole_spectrogram(exact, splits):
         stream(mel[:4])
 
 
+@pytest.mark.parametrize("dilation", [1, 3])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_stream_convolution_takes_and_gives_time_by_channels(dilation, dtype):
+    """The stream's convolution: (time, channels) in and out, through oneDNN's weights
+    laid out once where it can, within the dtype's rounding of ``F.conv1d``."""
+    from s2st_helpers.fast.hifigan_stream import conv1d
+
+    torch.manual_seed(3)
+    conv = torch.nn.Conv1d(16, 8, 5, dilation=dilation).to(dtype)
+    x = torch.randn(40, 16, dtype=dtype)
+    with torch.inference_mode():
+        got = conv1d(conv)(x)
+        want = torch.nn.functional.conv1d(x.T[None], conv.weight, conv.bias, dilation=dilation)[0].T
+    assert got.shape == (40 - 4 * dilation, 8) and got.dtype == dtype
+    tolerance = {"rtol": 2e-2, "atol": 2e-2} if dtype == torch.bfloat16 else {"rtol": 1e-5, "atol": 1e-6}
+    torch.testing.assert_close(got.float(), want.float(), **tolerance)
+    assert conv1d(conv) is conv1d(conv)  # laid out once per weight
+    conv.weight = torch.nn.Parameter(torch.zeros_like(conv.weight))
+    with torch.inference_mode():  # a weight replaced is laid out again
+        torch.testing.assert_close(conv1d(conv)(x).float(), conv.bias.float().expand(len(got), 8))
+
+
+def test_stream_convolution_goes_through_onednn_on_this_cpu():
+    """Where PyTorch has oneDNN (every CPU build the workbook installs), float32 takes
+    the laid-out path too: ``F.conv1d`` copied the stream's signals at every call."""
+    from s2st_helpers.fast import hifigan_stream
+
+    if not torch.backends.mkldnn.is_available():
+        pytest.skip("this PyTorch has no oneDNN")
+    conv = torch.nn.Conv1d(4, 4, 3)
+    assert hifigan_stream._onednn(torch.float32)
+    assert hifigan_stream.conv1d(conv).__name__ == "call"
+
+
+def test_stream_convolution_probe_leaves_the_random_stream_alone():
+    """The probe runs mid-sentence, between dropout draws: it must not draw from the
+    global generator (a seed would then give different speech on the first call)."""
+    from s2st_helpers.fast import hifigan_stream
+
+    hifigan_stream._onednn.cache_clear()
+    torch.manual_seed(5)
+    hifigan_stream._onednn(torch.float32)
+    hifigan_stream._onednn(torch.bfloat16)
+    after = torch.rand(3)
+    torch.manual_seed(5)
+    assert torch.equal(after, torch.rand(3))
+
+
 def _int8_from(model_dir, checkpoint):
     from transformers import SpeechT5ForTextToSpeech
 

@@ -18,12 +18,9 @@ float32, so these helpers do nothing there.
 from __future__ import annotations
 
 import copy
-import functools
 import weakref
 
 import torch
-
-from .kept import kept
 
 
 def native_bf16(device: torch.device | str = "cpu") -> bool:
@@ -86,60 +83,3 @@ def encode(model, window: torch.Tensor) -> torch.Tensor:
     if encoder is None or next(encoder.parameters()).dtype != dtype:
         encoder = _encoders[model] = copy.deepcopy(model.get_encoder()).to(dtype)
     return encoder(window.to(dtype)).last_hidden_state.float()
-
-
-def conv1d(conv: torch.nn.Conv1d):
-    """``conv`` (stride 1, no padding of its own) as a function of a (time, channels)
-    input, returning (time, channels), for HiFi-GAN's stream (:mod:`s2st_helpers.fast.hifigan_stream`). In bfloat16 on a CPU
-    the weight is laid out once in oneDNN's blocked order: ``F.conv1d`` lays it out
-    again at every call, which costs ~0.1 ms for 256 channels whatever the input's
-    length, most of a small block's cost. The results differ from ``F.conv1d``'s by
-    bfloat16's rounding (one unit in the last place), no further from float64's.
-    Elsewhere, or where PyTorch lacks the oneDNN operators, it is ``F.conv1d``. Made
-    once per convolution and weight (kept on the module): a weight replaced is seen, a
-    weight overwritten in place is not (its laid-out copy stays as it was)."""
-    key = (conv.weight.data_ptr(), conv.weight.dtype, conv.weight.device)
-    return kept(conv, "conv1d", key, lambda: _conv1d(conv))
-
-
-def _conv1d(conv: torch.nn.Conv1d):
-    dilation, weight, bias = conv.dilation[0], conv.weight, conv.bias
-
-    def plain(x: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.conv1d(x.T[None], weight, bias, dilation=dilation, groups=conv.groups)[0].T
-
-    if weight.dtype != torch.bfloat16 or weight.device.type != "cpu" or conv.groups != 1 or not _onednn():
-        return plain
-    try:
-        packed = torch._C._nn.mkldnn_reorder_conv2d_weight(weight.detach().unsqueeze(2).to_mkldnn(), [0, 0],
-                                                           [1, 1], [1, dilation], 1, [])
-    except RuntimeError:
-        return plain
-    dilations = [1, dilation]
-
-    def call(x: torch.Tensor) -> torch.Tensor:
-        # (time, channels) is oneDNN's channels-last: in and out without a copy
-        out = torch.ops.mkldnn._convolution_pointwise(x.T[None, :, None], packed, bias, [0, 0], [1, 1],
-                                                      dilations, 1, "none", [], "")
-        return out[0, :, 0].T
-    return call
-
-
-@functools.cache
-def _onednn() -> bool:
-    """Whether this PyTorch has the oneDNN operators :func:`conv1d` uses, and they
-    give F.conv1d's result on a small case."""
-    if not torch.backends.mkldnn.is_available():
-        return False
-    try:  # its own generator: the global one draws the speech's dropout masks
-        draw = torch.Generator().manual_seed(0)
-        weight, bias, x = (torch.randn(*shape, generator=draw).to(torch.bfloat16) for shape in ((4, 4, 3), (4,),
-                                                                                               (1, 4, 16)))
-        packed = torch._C._nn.mkldnn_reorder_conv2d_weight(weight.unsqueeze(2).to_mkldnn(), [0, 0], [1, 1],
-                                                           [1, 2], 1, [])
-        out = torch.ops.mkldnn._convolution_pointwise(x.unsqueeze(2), packed, bias, [0, 0], [1, 1], [1, 2], 1,
-                                                      "none", [], "").squeeze(2)
-        want = torch.nn.functional.conv1d(x, weight, bias, dilation=2)
-        return out.shape == want.shape and bool(torch.allclose(out.float(), want.float(), rtol=0.02, atol=0.05))
-    except (AttributeError, RuntimeError):
-        return False

@@ -4,17 +4,19 @@ Introduced in ``06_speed``. Every convolution in HiFi-GAN is "same"-padded, so o
 sample t depends on inputs t-p .. t+p only. Here each layer keeps the inputs it will
 still need, computes just the outputs whose inputs have all arrived (or, once the
 input has ended, that fall in the zero padding), and passes them on. Nothing is
-computed twice, and the joined outputs equal ``vocoder(whole spectrogram)`` in float32
-(in bfloat16, within its rounding: the stream's convolutions go through oneDNN with
-their weights laid out once, :func:`s2st_helpers.fast.bf16.conv1d`).
+computed twice, and the joined outputs equal ``vocoder(whole spectrogram)`` within
+float32's rounding (in bfloat16, within its rounding). On a CPU the stream's
+convolutions go through oneDNN with their weights laid out once (:func:`conv1d`).
 """
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 
-from .bf16 import conv1d
+from .kept import kept
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -24,7 +26,7 @@ def _ceil_div(a: int, b: int) -> int:
 class _Conv:
     """A stride-1, same-padded ``nn.Conv1d`` over a stream. Signals here are
     (time, channels): a block is joined on, and cut from, whole rows, and a oneDNN
-    convolution (:func:`s2st_helpers.fast.bf16.conv1d`) reads and writes this layout
+    convolution (:func:`conv1d`) reads and writes this layout
     without copies."""
 
     def __init__(self, conv: torch.nn.Conv1d):
@@ -136,3 +138,65 @@ class StreamingHifiGan:
             hidden = total / len(blocks)
         hidden = torch.tanh(self.post(F.leaky_relu(hidden), final).float())
         return hidden.reshape(-1)
+
+
+def conv1d(conv: torch.nn.Conv1d):
+    """``conv`` (stride 1, no padding of its own) as a function of a (time, channels)
+    input, returning (time, channels). On a CPU, in float32 or bfloat16, the weight is
+    laid out once in oneDNN's blocked order and the input is read as channels-last,
+    without a copy. ``F.conv1d`` lays the weight out again at every call (~0.1 ms for
+    256 channels whatever the input's length, most of a small block's cost), and
+    copies a (time, channels) input to (channels, time) and back: in float32 on two
+    AVX2 cores that made the stream 1.25-1.45 s for 300 frames, against 0.86-0.88 s
+    here (``benchmarks/README.md``). The results differ from ``F.conv1d``'s by
+    rounding only. Elsewhere, or where PyTorch lacks the oneDNN operators, it is
+    ``F.conv1d``. Made once per convolution and weight (kept on the module): a weight
+    replaced is seen, a weight overwritten in place is not (its laid-out copy stays as
+    it was)."""
+    key = (conv.weight.data_ptr(), conv.weight.dtype, conv.weight.device)
+    return kept(conv, "conv1d", key, lambda: _conv1d(conv))
+
+
+def _conv1d(conv: torch.nn.Conv1d):
+    dilation, weight, bias = conv.dilation[0], conv.weight, conv.bias
+
+    def plain(x: torch.Tensor) -> torch.Tensor:
+        return F.conv1d(x.T[None], weight, bias, dilation=dilation, groups=conv.groups)[0].T
+
+    if (weight.dtype not in (torch.float32, torch.bfloat16) or weight.device.type != "cpu" or conv.groups != 1
+            or not _onednn(weight.dtype)):
+        return plain
+    try:
+        packed = torch._C._nn.mkldnn_reorder_conv2d_weight(weight.detach().unsqueeze(2).to_mkldnn(), [0, 0],
+                                                           [1, 1], [1, dilation], 1, [])
+    except RuntimeError:
+        return plain
+    dilations = [1, dilation]
+
+    def call(x: torch.Tensor) -> torch.Tensor:
+        # (time, channels) is oneDNN's channels-last: in and out without a copy
+        out = torch.ops.mkldnn._convolution_pointwise(x.T[None, :, None], packed, bias, [0, 0], [1, 1],
+                                                      dilations, 1, "none", [], "")
+        return out[0, :, 0].T
+    return call
+
+
+@functools.cache
+def _onednn(dtype: torch.dtype) -> bool:
+    """Whether this PyTorch has the oneDNN operators :func:`conv1d` uses, and they
+    give F.conv1d's result on a small case in ``dtype``."""
+    if not torch.backends.mkldnn.is_available():
+        return False
+    try:  # its own generator: the global one draws the speech's dropout masks
+        draw = torch.Generator().manual_seed(0)
+        weight, bias, x = (torch.randn(*shape, generator=draw).to(dtype) for shape in ((4, 4, 3), (4,), (1, 4, 16)))
+        packed = torch._C._nn.mkldnn_reorder_conv2d_weight(weight.unsqueeze(2).to_mkldnn(), [0, 0], [1, 1],
+                                                           [1, 2], 1, [])
+        out = torch.ops.mkldnn._convolution_pointwise(x.unsqueeze(2), packed, bias, [0, 0], [1, 1], [1, 2], 1,
+                                                      "none", [], "").squeeze(2)
+        want = F.conv1d(x, weight, bias, dilation=2)
+        tolerance = 0.05 if dtype == torch.bfloat16 else 1e-5
+        return out.shape == want.shape and bool(torch.allclose(out.float(), want.float(), rtol=tolerance,
+                                                               atol=tolerance))
+    except (AttributeError, RuntimeError):
+        return False

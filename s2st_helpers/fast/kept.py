@@ -2,12 +2,13 @@
 
 Introduced with ``06_speed``'s loops: a model's direct calls
 (:func:`s2st_helpers.fast.speecht5_steps.step_calls`) and a convolution's weights laid
-out for oneDNN (:func:`s2st_helpers.fast.bf16.conv1d`) are made once and kept on the
-module they belong to. They point at that module's tensors, so a deep copy or a pickle
+out for oneDNN (:func:`s2st_helpers.fast.hifigan_stream.conv1d`) are made once and kept
+on the module they belong to. They point at that module's tensors, so a deep copy or a pickle
 of the module starts without them and makes its own. Some are copies of weights in
 another layout: SpeechT5's stacked int8 weights (each self-attention's query, key and
 value, each cross-attention's key and value: 17.9 MB beside the layers' own) and
-HiFi-GAN's convolution weights laid out in bfloat16 (22.5 MB); the peak memory in
+HiFi-GAN's convolution weights laid out for oneDNN (22.5 MB in bfloat16, 45 MB in
+float32); the peak memory in
 ``benchmarks/README.md`` includes them.
 """
 
