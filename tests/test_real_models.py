@@ -275,7 +275,7 @@ def test_written_out_beam_search_gives_generates_text(real, kind, monkeypatch, r
     """Beam 5, first pass (temperature 0, the guard's token budget): the speed layer's
     batched beam search gives ``generate(num_beams=5)``'s tokens on every clip, with
     the eager step and with the fixed-shape step a GPU replays as a CUDA graph (run
-    eagerly on a CPU)."""
+    eagerly on a CPU). On a CPU it reads the decoder's weights in float16."""
     import time
 
     from s2st_helpers.fast import whisper_steps
@@ -284,6 +284,12 @@ def test_written_out_beam_search_gives_generates_text(real, kind, monkeypatch, r
     from s2st_helpers.translation import guard_options, whisper_features
 
     asr = load_asr()
+    if asr.device.type == "cpu":  # whisper-base's weights are float16 values: read in float16 (half_weights.py)
+        from s2st_helpers.fast.half_weights import _kernel, half_linear
+
+        decoder = asr.model.model.decoder
+        assert not _kernel() or all(half_linear(layer) is not None for layer in (
+            asr.model.proj_out, decoder.layers[0].fc1, decoder.layers[-1].fc2))
     if kind == "eager":
         monkeypatch.setattr(whisper_steps, "CUDA_GRAPHS", False)
     elif asr.device.type != "cuda":

@@ -12,12 +12,14 @@ adds the one lever that changes the text: Whisper's encoder in bfloat16.
   recording); its beam search (the beams as one batch) and greedy loop written out,
   with the timestamp rules the windows are decoded with.
 * :mod:`.speecht5_steps`: SpeechT5's decoder loop written out, yielding audio in blocks.
-* :mod:`.hifigan_stream`: HiFi-GAN fed block by block, keeping its state.
+* :mod:`.half_weights`: on a CPU, Whisper's decoder weights read in float16, where
+  they are float16 values (OpenAI's are): the same numbers in half the bytes.
+* :mod:`.hifigan_stream`: HiFi-GAN fed block by block, keeping its state, its
+  convolutions' weights laid out once for oneDNN.
 * :mod:`.int8`: SpeechT5's linear layers in int8 on a CPU, and their kernels called
   directly (a layer's query, key and value as one product).
 * :mod:`.bf16`: bfloat16 where the processor computes it natively: HiFi-GAN's
-  convolutions (their weights laid out once for oneDNN), and under ``fastest``
-  Whisper's encoder.
+  convolutions, and under ``fastest`` Whisper's encoder.
 * :mod:`.kept`: what those keep on a model between calls, left out of its copies.
 * :mod:`.cuda_graph`: on a GPU, SpeechT5's step and Whisper's beam step on fixed-shape
   buffers, each recorded once as a CUDA graph and replayed.

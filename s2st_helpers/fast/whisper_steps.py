@@ -29,6 +29,7 @@ from transformers.generation import LogitsProcessorList, TemperatureLogitsWarper
 from transformers.modeling_outputs import BaseModelOutput
 
 from ..translation import PROMPT_TOKENS
+from .half_weights import half_linear
 
 CUDA_GRAPHS = True  # on a GPU, replay the beam step as a CUDA graph (cuda_graph.py); off: the eager loop
 
@@ -87,16 +88,17 @@ class WhisperDecoderSteps:
             mask = torch.zeros(k, n + k, dtype=hidden.dtype, device=ids.device).masked_fill(~seen, -float("inf"))
         for i, layer in enumerate(self.layers):
             attn, normed = layer.self_attn, layer.self_attn_layer_norm(hidden)
-            self.keys[i, :, :, n:n + k] = self._split(attn.k_proj(normed))
-            self.values[i, :, :, n:n + k] = self._split(attn.v_proj(normed))
+            self.keys[i, :, :, n:n + k] = self._split(_module(attn.k_proj, normed))
+            self.values[i, :, :, n:n + k] = self._split(_module(attn.v_proj, normed))
             hidden = hidden + self._attend(attn, normed, self.keys[i, :, :, :n + k], self.values[i, :, :, :n + k],
                                            mask=mask)
             hidden = hidden + self._attend(layer.encoder_attn, layer.encoder_attn_layer_norm(hidden), *self.cross[i])
-            hidden = hidden + layer.fc2(layer.activation_fn(layer.fc1(layer.final_layer_norm(hidden))))
+            ff = _module(layer.fc1, layer.final_layer_norm(hidden))
+            hidden = hidden + _module(layer.fc2, layer.activation_fn(ff))
         self.tokens.extend(tokens)
         if not logits:
             return None
-        return self.model.proj_out(self.decoder.layer_norm(hidden[:, -1:]))[0, -1].float()
+        return _module(self.model.proj_out, self.decoder.layer_norm(hidden[:, -1:]))[0, -1].float()
 
     @torch.inference_mode()
     def feed(self, prompt: list[int]) -> torch.Tensor:
@@ -200,21 +202,29 @@ class WhisperBeamSteps:
             normed = layer.encoder_attn_layer_norm(hidden).transpose(0, 1)
             hidden = hidden + steps._attend(layer.encoder_attn, normed, *steps.cross[i], _linear).transpose(0, 1)
             ff = _linear(layer.fc1, layer.final_layer_norm(hidden))
-            hidden = hidden + layer.fc2(layer.activation_fn(ff))
+            hidden = hidden + _module(layer.fc2, layer.activation_fn(ff))
         self.length += 1
         return _linear(steps.model.proj_out, decoder.layer_norm(hidden)[:, -1]).float()
 
 
-def _module(layer: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-    return layer(x)
+def _module(layer: torch.nn.Linear, x: torch.Tensor) -> torch.Tensor:
+    """``layer(x)``, reading float16 copies of the weights where they are float16
+    values (:func:`s2st_helpers.fast.half_weights.half_linear`)."""
+    half = half_linear(layer)
+    return layer(x) if half is None else half(x)
 
 
 def _linear(layer: torch.nn.Linear, x: torch.Tensor) -> torch.Tensor:
-    """``layer(x)`` for a few rows, computed as weight @ x.T: on a CPU the library's
-    matrix product reads the weight up to three times faster in this orientation than
-    ``F.linear`` does with five rows (51,865 x 512 output projection: 3.1 ms against
-    9.4 ms). Not for fc2 (2048 inputs), where it did not pay (0.38 s against 0.35 s
-    for it_001's beam search). The result is a transposed view."""
+    """``layer(x)`` for a few rows: reading float16 copies of the weights where they
+    are float16 values (:func:`s2st_helpers.fast.half_weights.half_linear`), else
+    computed as weight @ x.T: on a CPU the library's matrix product reads the weight up
+    to three times faster in this orientation than ``F.linear`` does with five rows
+    (51,865 x 512 output projection: 3.1 ms against 9.4 ms). In float32 not for fc2
+    (2048 inputs), where it did not pay (0.38 s against 0.35 s for it_001's beam
+    search). The result may be a transposed view."""
+    half = half_linear(layer)
+    if half is not None:
+        return half(x)
     flat = x.reshape(-1, x.shape[-1]).T
     out = layer.weight @ flat if layer.bias is None else torch.addmm(layer.bias[:, None], layer.weight, flat)
     return out.T.reshape(*x.shape[:-1], out.shape[0])
