@@ -1,15 +1,16 @@
 """What the speed layer keeps on a model or a module between calls.
 
 Introduced with ``06_speed``'s loops: a model's direct calls
-(:func:`s2st_helpers.fast.speecht5_steps.step_calls`) and a convolution's weights laid
-out for oneDNN (:func:`s2st_helpers.fast.hifigan_stream.conv1d`) are made once and kept
-on the module they belong to. They point at that module's tensors, so a deep copy or a pickle
-of the module starts without them and makes its own. Some are copies of weights in
-another layout: SpeechT5's stacked int8 weights (each self-attention's query, key and
-value, each cross-attention's key and value: 17.9 MB beside the layers' own) and
-HiFi-GAN's convolution weights laid out for oneDNN (22.5 MB in bfloat16, 45 MB in
-float32); the peak memory in
-``benchmarks/README.md`` includes them.
+(:func:`s2st_helpers.fast.speecht5_steps.step_calls`), a convolution's weights laid
+out for oneDNN (:func:`s2st_helpers.fast.hifigan_stream.conv1d`) and a linear layer's
+float16 weights (:func:`s2st_helpers.fast.half_weights.half_linear`) are made once and
+kept on the module they belong to. They point at that module's tensors, so a deep
+copy or a pickle of the module starts without them and makes its own. Some are copies
+of weights in another layout: SpeechT5's stacked int8 weights (each self-attention's
+query, key and value, each cross-attention's key and value: 17.9 MB beside the
+layers' own), HiFi-GAN's convolution weights laid out for oneDNN (22.5 MB in
+bfloat16, 45 MB in float32) and Whisper's large decoder layers in float16 (78 MB);
+the peak memory in ``benchmarks/README.md`` includes them.
 """
 
 from __future__ import annotations
