@@ -27,7 +27,10 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import tempfile
 import warnings
+
+import soundfile as sf
 
 from .audio import SAMPLING_RATE, load_audio
 from .cascade import format_timings, speech_to_speech_translation, speech_to_speech_translation_stream
@@ -112,6 +115,25 @@ def _checked_audio(audio):
     return waveform
 
 
+def _speech_file(speech) -> str | None:
+    """The speech as a WAV file of its own in Gradio's cache folder.
+
+    Gradio names the file of a (rate, array) answer after its content and writes it
+    again for every answer. Two listeners who get the same speech (a class trying the
+    same clip) share one file, and the second write can empty it while the first is
+    still downloading it. A file of its own per answer is served as it is."""
+    if speech is None:
+        return None
+    from gradio.utils import get_upload_folder
+
+    rate, samples = speech
+    os.makedirs(get_upload_folder(), exist_ok=True)
+    folder = tempfile.mkdtemp(dir=get_upload_folder())
+    path = os.path.join(folder, "translated_speech.wav")
+    sf.write(path, samples, rate, subtype="PCM_16")
+    return path
+
+
 def _progress_bar(progress):
     """A gr.Progress as the cascade's progress(seconds_done, seconds_total) callback."""
     if progress is None:
@@ -143,7 +165,8 @@ def build_demo(*, synthesis_options: dict | None = None, concurrency_limit: int 
             yield from translate_for_demo_stream(audio, speaker, synthesis_options, progress, target)
     else:
         def handler(audio, speaker, target=ENGLISH, progress=gr.Progress()):
-            return translate_for_demo(audio, speaker, synthesis_options, progress, target)
+            speech, text, details = translate_for_demo(audio, speaker, synthesis_options, progress, target)
+            return _speech_file(speech), text, details
 
     choices, languages = speaker_choices(), target_choices()
 

@@ -161,6 +161,18 @@ def test_twenty_concurrent_clients(served, tmp_path, mic_clip):
         assert rate == 16000 and len(data) == expected[clip][1] > 0
 
 
+def test_each_answer_is_a_file_of_its_own(served, mic_clip):
+    # Gradio writes a (rate, array) answer to a file named by its content, again for each
+    # answer: a second listener of the same speech could empty the first one's download
+    handler = next(f.fn for f in served.fns.values() if f.api_name == "translate_file")
+    first, second = (handler(mic_clip, "slt")[0] for _ in range(2))
+    assert first != second
+    (_, speech), _, _ = translate_for_demo(mic_clip, "slt", OPTIONS)
+    for path in (first, second):
+        data, rate = sf.read(path, dtype="int16")
+        assert rate == 16000 and np.array_equal(data, speech)
+
+
 def test_api_error_is_a_message_not_a_crash(served, tmp_path, mic_clip):
     from gradio_client import Client, handle_file
 
