@@ -4,6 +4,7 @@ Runs when S2ST_ASR_MODEL, S2ST_TTS_MODEL and S2ST_VOCODER are set (see .ci/run),
 clips in ../shared/audio (S2ST_SHARED_AUDIO overrides). Prints WER and a table.
 """
 
+import dataclasses
 import functools
 import re
 import unicodedata
@@ -215,7 +216,13 @@ def test_fast_windows_are_the_plain_tiers(real):
         found[preset] = list(translate_windows(load_asr(), audio, preset=preset, seed=0))
         seconds[preset] = round(time.perf_counter() - start, 1)
     print(f"{len(found['fast'])} segments; seconds {seconds}")
-    assert found["fast"] == found["exact"] and len({s.window for s in found["fast"]}) >= 3
+    # the no-speech probability is a float from the first decoder step; the speed layer's
+    # float16 weight reads move it in the 7th digit, so it is compared to a tolerance
+    fast, exact = ([dataclasses.replace(s, no_speech_probability=0.0) for s in found[p]]
+                   for p in ("fast", "exact"))
+    assert fast == exact and len({s.window for s in fast}) >= 3
+    assert [s.no_speech_probability for s in found["fast"]] == pytest.approx(
+        [s.no_speech_probability for s in found["exact"]], abs=1e-4)
 
 
 def test_cascade_contract_on_real_clip(real):
