@@ -14,7 +14,7 @@ import jiwer
 import numpy as np
 import pytest
 
-from s2st_helpers import load_audio, speech_to_speech_translation, translate, translate_details
+from s2st_helpers import load_audio, settings, speech_to_speech_translation, translate, translate_details
 from s2st_helpers.samples import read_manifest
 
 from .conftest import SHARED_AUDIO
@@ -27,10 +27,15 @@ def manifest():
 
 
 @functools.cache
+def tier(file: str, preset: str):
+    """A preset's translation of one shared clip (seeded, should it fall back to
+    sampling), made once for all the tests that read it: the plain tier's ("exact")
+    is what every speed preset is held to."""
+    return translate_details(load_audio(SHARED_AUDIO / file), sampling_rate=16000, preset=preset, seed=0)
+
+
 def plain_tier(file: str):
-    """The plain tier's translation of one shared clip (seeded, should it fall back to
-    sampling), made once for all the tests that hold a speed preset to it."""
-    return translate_details(load_audio(SHARED_AUDIO / file), sampling_rate=16000, preset="exact", seed=0)
+    return tier(file, "exact")
 
 
 _generated: dict = {}
@@ -67,7 +72,7 @@ def normalise(text: str) -> str:
 def test_every_clip_gives_english_without_runaway(real):
     rows = []
     for row in manifest():
-        result = translate_details(SHARED_AUDIO / row["file"])
+        result = tier(row["file"], settings.preset())  # the default preset, as a learner gets it
         rows.append((row["file"], result.language, len(result.text), gzip_ratio(result.text), result.text))
         print(f"{row['file']:12s} {result.language or '?':3s} {result.text}")
     not_english = []
@@ -239,9 +244,7 @@ def test_fast_tier_gives_the_plain_tiers_text(real):
     clip's text equals the plain tier's (the model call for the first step, then one
     ``generate`` call with the same guard)."""
     for row in manifest():
-        waveform = load_audio(SHARED_AUDIO / row["file"])
-        fast = translate_details(waveform, sampling_rate=16000, preset="fast", seed=0)
-        exact = plain_tier(row["file"])
+        fast, exact = tier(row["file"], "fast"), plain_tier(row["file"])
         assert (fast.text, fast.language) == (exact.text, exact.language), row["file"]
 
 
@@ -393,7 +396,7 @@ def test_three_stage_on_real_speech(real, tiny_paths, monkeypatch):
     """The three-stage design with the real Whisper. Its text model and voices load
     from the hub: the test says which it could load here, and stands in tiny random
     ones for those it could not (Whisper's transcript, the first stage, stays real)."""
-    from s2st_helpers import models, settings
+    from s2st_helpers import models
     from s2st_helpers.three_stage import translate_text
 
     stages = (("text translation", settings.mt_model(), models.load_mt, "S2ST_MT_MODEL", "mt"),
