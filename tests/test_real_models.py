@@ -262,7 +262,7 @@ def test_fastest_keeps_english_and_bleu(real):
     texts = {"exact": [], "fastest": []}
     rows = manifest()
     for row in rows:
-        texts["fastest"].append(translate(SHARED_AUDIO / row["file"], preset="fastest", seed=0))
+        texts["fastest"].append(tier(row["file"], "fastest").text)
         texts["exact"].append(plain_tier(row["file"]).text)
         text = texts["fastest"][-1]
         assert text and gzip_ratio(text) < 2.4 and len(text) < 400, (row["file"], text)
