@@ -67,9 +67,37 @@ ALL_CELLS_RUN = """() => {
 }"""
 
 
+# count the clicks that reach the Record button, so that a test can tell a click JupyterLab
+# swallowed (the windowed notebook re-measures cells and can move the button between the
+# press and the release) from a recorder that ignored one
+COUNT_CLICKS = """() => {
+  window.s2stClicks = 0;
+  document.addEventListener("click", event => {
+    if (event.target.closest(".s2st-record")) window.s2stClicks += 1;
+  }, true);
+}"""
+
+
+def press_record(page, recording: bool) -> None:
+    """Click Record (or Stop) until the click arrives, then wait for the recorder to answer."""
+    state = "attached" if recording else "detached"
+    for _ in range(3):
+        before = page.evaluate("() => window.s2stClicks")
+        page.locator(".s2st-record").click()
+        if page.evaluate("() => window.s2stClicks") > before:
+            # "attached", not "visible": JupyterLab's windowed notebook hides cells scrolled out
+            # of view, and later output can scroll the recorder away while it records
+            page.locator(".s2st-recorder.recording").wait_for(state=state, timeout=30_000)
+            return
+        print("a click on the recorder's button did not reach it: clicking again")
+    pytest.fail("three clicks on the recorder's button never reached it")
+
+
 def test_record_in_jupyterlab(browser, lab, mic_clip):
     context = browser.new_context()
     page = context.new_page()
+    console = []
+    page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
     try:
         page.goto(f"{lab}/lab/tree/{NOTEBOOK.name}?token={TOKEN}")
         # the status bar reads idle a moment before the kernel exists: wait for the kernel itself
@@ -85,13 +113,11 @@ def test_record_in_jupyterlab(browser, lab, mic_clip):
         # press Record once every cell has run, so that no later output moves the notebook meanwhile
         page.wait_for_function(ALL_CELLS_RUN, timeout=240_000)
         assert record.is_enabled(), page.locator(".s2st-message").inner_text()
-        record.click()
-        # "attached", not "visible": JupyterLab's windowed notebook hides cells scrolled out of
-        # view, and later output can scroll the recorder away while it records
-        page.locator(".s2st-recorder.recording").wait_for(state="attached", timeout=30_000)
+        page.evaluate(COUNT_CLICKS)
+        press_record(page, recording=True)
         page.wait_for_timeout(4000)
         assert float(page.locator(".s2st-time").text_content().split()[0]) > 2.0  # the timer runs
-        record.click()
+        press_record(page, recording=False)
         page.locator(".s2st-translated").wait_for(state="attached", timeout=120_000)
         assert page.locator(".s2st-translated").text_content().strip()
 
@@ -109,6 +135,9 @@ def test_record_in_jupyterlab(browser, lab, mic_clip):
     except Exception:
         page.screenshot(path="/tmp/lab-fail.png", full_page=True)
         print(page.locator(".jp-OutputArea-output").all_inner_texts())
+        print("recorder:", page.locator(".s2st-recorder").count(), "views;",
+              "clicks on Record:", page.evaluate("() => window.s2stClicks"))
+        print("browser console:", *console[-30:], sep="\n")
         raise
     finally:
         context.close()
