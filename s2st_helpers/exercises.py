@@ -111,14 +111,15 @@ def _check_decoding(results, audio) -> str:
 
     if not isinstance(results, dict) or not {1, 5} <= set(results):
         raise Wrong("answer with a dict {1: greedy text, 5: beam-5 text}, e.g. "
-                    "{b: translate(sample, num_beams=b) for b in (1, 5)}.")
+                    "{b: s2st.translate(sample, num_beams=b) for b in (1, 5)}.")
     for beams in (1, 5):
         expected = translate(audio, num_beams=beams)
         if str(results[beams]).strip() != expected:
             raise Wrong(f"with num_beams={beams} translate gives {expected!r}, not {results[beams]!r}. "
                         "Same clip?")
     same = "the same text" if results[1] == results[5] else "different texts"
-    return f"greedy and beam 5 give {same} here; beam 5 took longer. Compare with the reference."
+    return (f"greedy and beam 5 give {same} here. Time each: what does beam 5 cost, and which is "
+            "closer to the reference?")
 
 
 def _check_transcribe(fn) -> str:
@@ -392,34 +393,39 @@ def _check_worst(answer, table) -> str:
 
 _ALL = [
     Exercise("00", 1, "set S2ST_DEVICE=cpu and answer with the device pick_device() returns",
-             "set S2ST_DEVICE to 'cpu' in os.environ, then call s2st.pick_device(): it reads the variable each time.",
+             "set `os.environ['S2ST_DEVICE'] = 'cpu'`, then call `models.pick_device()`: it reads the variable each time.",
              _check_device, solutions.device_with_and_without_override),
     Exercise("00", 2, "answer with the folder where the Hugging Face hub keeps downloaded models",
-             "huggingface_hub.constants holds it (HF_HUB_CACHE).", _check_cache, solutions.where_things_are),
+             "`from huggingface_hub import constants` holds it, as `constants.HF_HUB_CACHE`.", _check_cache, solutions.where_things_are),
     Exercise("01", 1, "answer with {1: greedy text, 5: beam-5 text} for the sample (check(answer, audio=sample))",
-             "translate(sample, num_beams=5); time each with time.perf_counter().",
+             "`s2st.translate(sample, num_beams=5)` (the helper: the tutorial's `translate` takes only the audio); "
+             "time each with `time.perf_counter()`.",
              _check_decoding, solutions.compare_decoding),
     Exercise("01", 2, "write a function audio -> (transcript, translation) and pass it to check()",
-             "translate_details gives the language; translate(audio, task='transcribe', language=...) the "
-             "transcript.", _check_transcribe, solutions.transcribe_and_translate),
+             "`s2st.translate_details(audio).language` gives the language; "
+             "`s2st.translate(audio, task='transcribe', language=...)` the transcript.", _check_transcribe, solutions.transcribe_and_translate),
     Exercise("02", 1, "answer with the voice halfway between clb and ksp, and closest=[its nearest other voices]",
-             "speakers.interpolate(a, b, weight); rank bundled voices by cosine similarity (a @ b / norms).",
+             "`speakers.interpolate(a, b, weight)`; rank the bundled voices by cosine similarity "
+             "(`a @ b / (np.linalg.norm(a) * np.linalg.norm(b))`).",
              _check_halfway, solutions.nearest_speakers),
     Exercise("02", 2, "answer with {maxlenratio: seconds} for FOX, seed=0, at two or more maxlenratio values",
-             "len(synthesise(FOX, maxlenratio=r, seed=0)) / 16000 for r in (2, 10).",
+             "`{r: len(s2st.synthesise(FOX, maxlenratio=r, seed=0)) / 16000 for r in (2, 10)}`.",
              _check_lengths, solutions.length_by_stop_settings),
     Exercise("03", 1, "answer with {(language, speaker): English text} for three languages and two voices",
-             "loop over load_sample(lang) and speaker=...; result.text is the English.",
+             "loop over `load_sample(lang)` and `s2st.speech_to_speech_translation(audio, speaker=...)`; "
+             "`result.text` is the English.",
              _check_grid, solutions.cascade_grid),
     Exercise("03", 2, "answer with result.timings of a warmed-up call and the slower stage's name",
-             "call the cascade once to warm up, then again; compare timings['translate'] and ['synthesise'].",
+             "call the cascade once to warm up, then again; compare `result.timings['translate']` and "
+             "`result.timings['synthesise']`.",
              _check_stages, solutions.stage_times),
     Exercise("03", 3, "answer with {language: round-trip WER} for the bundled clips and the worst language",
-             "evaluation.round_trip(bundled_sample(lang))['wer'] for lang in samples.bundled_languages().",
+             "`from s2st_helpers import samples`, then `round_trip(samples.bundled_sample(lang))['wer']` for each "
+             "`lang` in `samples.bundled_languages()`.",
              _check_round_trip, solutions.round_trip_all),
     Exercise("04", 1, "answer with your Gradio app: the file tab plus a gr.Slider for maxlenratio (2 to 20)",
-             "gr.Interface(fn, inputs=[gr.Audio(...), gr.Slider(1, 20, value=10)], outputs=gr.Audio(...)); "
-             "the function gets the slider's value as its second argument.",
+             "`gr.Interface(fn, inputs=[gr.Audio(sources=['upload'], type='filepath'), gr.Slider(2, 20, value=10)], "
+             "outputs=gr.Audio(type='numpy'))`; the function gets the slider's value as its second argument.",
              _check_slider_app, solutions.demo_with_length_slider),
     Exercise("04", 2, "the hands-on: write a function audio -> (16000, int16) that speaks French (target='fra')",
              "translate(audio, task='transcribe') gives the Italian; a text model (NLLB-200: AutoTokenizer with "
@@ -427,23 +433,27 @@ _ALL = [
              "(VitsModel, facebook/mms-tts-fra) speaks it.",
              _check_other_language, solutions.speech_to_speech_translation_to),
     Exercise("05", 1, "answer with {1: BLEU, 5: BLEU} on the same items (check(answer, items=items))",
-             "evaluation.bleu(hypotheses, references) with translate(item.audio, num_beams=b).",
+             "`evaluation.bleu(hypotheses, references)` with `s2st.translate(item.audio, num_beams=b)` for each "
+             "`item` in `items`.",
              _check_bleu, solutions.bleu_by_decoding),
     Exercise("05", 2, "answer with the folder of your recordings (a manifest.tsv and the audio files)",
              "columns file, language, transcript, english, separated by tabs; one clip a row.",
              _check_folder, solutions.evaluate_folder),
     Exercise("06", 1, "answer with {'short': SNR dB, 'long': SNR dB} of the fast preset against exact (SHORT, LONG)",
-             "solutions.compare_presets shows how; evaluation.snr_db(fast, exact) over the common length.",
+             "`synthesise(SHORT, preset='fast', seed=0)` and the same with `preset='exact'`, then "
+             "`snr_db(fast[:n], exact[:n])` over their common length `n`.",
              _check_snr, solutions.compare_presets),
     Exercise("06", 2, "answer with {FIRST_BLOCK: first audio s} for 4, 16 and 64, and set it back to 16",
-             "s2st_helpers.fast.speecht5_steps.FIRST_BLOCK = 4; result.timings['first audio'] after a warm-up.",
+             "`speecht5_steps.FIRST_BLOCK = 4`; `result.timings['first audio']` of a "
+             "`speech_to_speech_translation(sample)` after a warm-up.",
              _check_first_block, solutions.first_audio_by_block),
     Exercise("07", 1, "the hands-on: a function audio -> (16000, int16) speaking French; checked on the Italian clip",
-             "speech_to_speech_translation(audio, target='fra') does all three stages; or write them out with "
-             "transcribe, translate_text and speak.", _check_hands_on, solutions.hands_on_three_stage),
+             "`speech_to_speech_translation(audio, target='fra')` does all three stages; or write them out "
+             "(`from s2st_helpers import three_stage`): `three_stage.transcribe`, `translate_text`, "
+             "then `three_stage.speak`.", _check_hands_on, solutions.hands_on_three_stage),
     Exercise("07", 2, "answer with (clip, lower) from the propagation table: the worst transcript, and whether "
              "its three-stage chrF is lower than its two-stage chrF (check(answer, table=table))",
-             "table['transcript CER'].idxmax(), then compare the two chrF columns on that row.",
+             "`table['transcript CER'].idxmax()`, then compare the two chrF columns on that row.",
              _check_worst, solutions.worst_transcript),
 ]
 _BY_NOTEBOOK: dict[str, list[Exercise]] = {}
