@@ -111,12 +111,13 @@ def _check_decoding(results, audio) -> str:
 
     if not isinstance(results, dict) or not {1, 5} <= set(results):
         raise Wrong("answer with a dict {1: greedy text, 5: beam-5 text}, e.g. "
-                    "{b: s2st.translate(sample, num_beams=b) for b in (1, 5)}.")
+                    "{b: s2st.translate(sample, num_beams=b, seed=0) for b in (1, 5)}.")
     for beams in (1, 5):
-        expected = translate(audio, num_beams=beams)
+        # seeded: where the loop guard falls back to sampling, the same seed draws the same text
+        expected = translate(audio, num_beams=beams, seed=0)
         if str(results[beams]).strip() != expected:
-            raise Wrong(f"with num_beams={beams} translate gives {expected!r}, not {results[beams]!r}. "
-                        "Same clip?")
+            raise Wrong(f"with num_beams={beams} and seed=0 translate gives {expected!r}, not "
+                        f"{results[beams]!r}. Same clip, and seed=0?")
     same = "the same text" if results[1] == results[5] else "different texts"
     return (f"greedy and beam 5 give {same} here. Time each: what does beam 5 cost, and which is "
             "closer to the reference?")
@@ -285,9 +286,10 @@ def _check_bleu(scores, items) -> str:
     if not isinstance(scores, dict) or not {1, 5} <= set(scores):
         raise Wrong("answer with a dict {1: greedy BLEU, 5: beam-5 BLEU} on the same items.")
     for beams in (1, 5):
-        want = bleu([translate(i.audio, num_beams=beams) for i in items], [i.english for i in items])
+        want = bleu([translate(i.audio, num_beams=beams, seed=0) for i in items], [i.english for i in items])
         if not math.isclose(float(scores[beams]), want, abs_tol=0.1):
-            raise Wrong(f"with num_beams={beams} BLEU on these {len(items)} clips is {want:.1f}, not {scores[beams]}.")
+            raise Wrong(f"with num_beams={beams} and seed=0 BLEU on these {len(items)} clips is {want:.1f}, "
+                        f"not {scores[beams]}.")
     return (f"on {len(items)} clips the difference is {scores[5] - scores[1]:+.1f} BLEU: with this few, "
             "say whether it could be noise.")
 
@@ -397,8 +399,9 @@ _ALL = [
              _check_device, solutions.device_with_and_without_override),
     Exercise("00", 2, "answer with the folder where the Hugging Face hub keeps downloaded models",
              "`from huggingface_hub import constants` holds it, as `constants.HF_HUB_CACHE`.", _check_cache, solutions.where_things_are),
-    Exercise("01", 1, "answer with {1: greedy text, 5: beam-5 text} for the sample (check(answer, audio=sample))",
-             "`s2st.translate(sample, num_beams=5)` (the helper: the tutorial's `translate` takes only the audio); "
+    Exercise("01", 1, "answer with {1: greedy text, 5: beam-5 text} for the sample, with seed=0 "
+             "(check(answer, audio=sample))",
+             "`s2st.translate(sample, num_beams=5, seed=0)` (the helper: the tutorial's `translate` takes only the audio); "
              "time each with `time.perf_counter()`.",
              _check_decoding, solutions.compare_decoding),
     Exercise("01", 2, "write a function audio -> (transcript, translation) and pass it to check()",
@@ -432,8 +435,9 @@ _ALL = [
              "src_lang='ita_Latn', generate with forced_bos_token_id of 'fra_Latn') translates it; MMS-TTS "
              "(VitsModel, facebook/mms-tts-fra) speaks it.",
              _check_other_language, solutions.speech_to_speech_translation_to),
-    Exercise("05", 1, "answer with {1: BLEU, 5: BLEU} on the same items (check(answer, items=items))",
-             "`evaluation.bleu(hypotheses, references)` with `s2st.translate(item.audio, num_beams=b)` for each "
+    Exercise("05", 1, "answer with {1: BLEU, 5: BLEU} on the same items, translated with seed=0 "
+             "(check(answer, items=items))",
+             "`evaluation.bleu(hypotheses, references)` with `s2st.translate(item.audio, num_beams=b, seed=0)` for each "
              "`item` in `items`.",
              _check_bleu, solutions.bleu_by_decoding),
     Exercise("05", 2, "answer with the folder of your recordings (a manifest.tsv and the audio files)",

@@ -69,6 +69,25 @@ def test_01(greedy, speech):
     assert not verdict(ex.q2, english_twice) and not verdict(ex.q2, lambda audio: "just text")
 
 
+def test_checks_of_decoding_are_seeded_where_the_guard_samples(tiny, speech, monkeypatch):
+    """The tiny Whisper loops, so the guard falls back to sampling: a right answer
+    made with seed=0 must pass every time, in 01 (the texts) and 05 (BLEU)."""
+    from s2st_helpers import evaluation
+    from s2st_helpers.translation import translate
+
+    audio = {"array": speech, "sampling_rate": 16000}
+    unseeded = {translate(audio, num_beams=5) for _ in range(3)}
+    assert len(unseeded) > 1  # the fallback samples: without a seed the text changes
+    right = {b: translate(audio, num_beams=b, seed=0) for b in (1, 5)}
+    assert all(verdict(exercises("01").q1, right, audio=audio) for _ in range(2))
+
+    # a BLEU that moves with any change of text, so that a check translating unseeded fails
+    monkeypatch.setattr(evaluation, "bleu", lambda hypotheses, references: float(len("".join(hypotheses))))
+    items = evaluation.load_eval_set()[:1]
+    scores = {b: evaluation.bleu([translate(i.audio, num_beams=b, seed=0) for i in items], []) for b in (1, 5)}
+    assert all(verdict(exercises("05").q1, scores, items=items) for _ in range(2))
+
+
 def test_02(tiny, capsys):
     from s2st_helpers.speakers import interpolate, load_speaker
     from s2st_helpers.synthesis import synthesise
