@@ -165,13 +165,17 @@ def _check_halfway(halfway, closest=None) -> str:
     note = "" if abs(np.linalg.norm(vector) - np.linalg.norm(want)) < 1e-3 else (
         " (a plain average is a little shorter than the originals; interpolate() scales it back)")
     if closest is None:
-        return f"halfway between clb and ksp{note}. Now name its closest voices (closest=[...])."
+        raise Wrong(f"the vector is right: halfway between clb and ksp{note}. Now answer with its closest "
+                    "voices too: closest=[the nearest bundled voice after clb and ksp, then the next, ...].")
     ranked = [name for name, _ in solutions.nearest_speakers.__wrapped__(want, k=6) if name not in ("clb", "ksp")]
-    first = [closest] if isinstance(closest, str) else list(closest)
-    if not first or first[0] != ranked[0]:
-        raise Wrong(f"after its parents, the closest bundled voice is not {first[0] if first else None!r}: "
-                    "rank the bundled voices by cosine similarity.")
-    return f"halfway{note}; after clb and ksp it is closest to {ranked[0]}."
+    given = [closest] if isinstance(closest, str) else list(closest)
+    if not given:
+        raise Wrong("closest is empty: name one voice or more, the nearest first.")
+    for place, (name, right) in enumerate(zip(given, ranked), start=1):
+        if name != right:
+            raise Wrong(f"after its parents, voice number {place} by closeness is not {name!r}: rank the "
+                        "other bundled voices by cosine similarity, the nearest first.")
+    return f"halfway{note}; after clb and ksp it is closest to {', then '.join(ranked[:max(len(given), 1)])}."
 
 
 def _check_lengths(seconds) -> str:

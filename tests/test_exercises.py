@@ -96,10 +96,14 @@ def test_02(tiny, capsys):
     halfway = interpolate("clb", "ksp", 0.5)
     nearest = [n for n, _ in solutions.nearest_speakers.__wrapped__(halfway, k=6) if n not in ("clb", "ksp")]
     assert verdict(ex.q1, halfway, closest=nearest)
-    assert verdict(ex.q1, (load_speaker("clb") + load_speaker("ksp")) / 2)  # direction right; norm noted
+    assert verdict(ex.q1, (load_speaker("clb") + load_speaker("ksp")) / 2, closest=nearest[:1])  # norm noted
     assert "scales it back" in capsys.readouterr().out
-    assert not verdict(ex.q1, load_speaker("clb"))
+    assert not verdict(ex.q1, halfway)  # the vector alone is half the answer
+    assert "the vector is right" in capsys.readouterr().out
+    assert not verdict(ex.q1, load_speaker("clb"), closest=nearest)
     assert not verdict(ex.q1, halfway, closest=[nearest[-1]])
+    assert not verdict(ex.q1, halfway, closest=[nearest[1], nearest[0]])  # the nearest first
+    assert not verdict(ex.q1, halfway, closest=[])
     assert not verdict(ex.q1, np.zeros(3))
 
     lengths = {r: len(synthesise(FOX, maxlenratio=r, seed=0)) / 16000 for r in (1.0, 2.0)}
