@@ -399,18 +399,21 @@ def _check_worst(answer, table) -> str:
 
 _ALL = [
     Exercise("00", 1, "set S2ST_DEVICE=cpu and answer with the device pick_device() returns",
-             "set `os.environ['S2ST_DEVICE'] = 'cpu'`, then call `models.pick_device()`: it reads the variable each time.",
+             "set `os.environ['S2ST_DEVICE'] = 'cpu'`, then call `models.pick_device()`: it reads the variable "
+             "each time.",
              _check_device, solutions.device_with_and_without_override),
     Exercise("00", 2, "answer with the folder where the Hugging Face hub keeps downloaded models",
-             "`from huggingface_hub import constants` holds it, as `constants.HF_HUB_CACHE`.", _check_cache, solutions.where_things_are),
+             "`from huggingface_hub import constants` holds it, as `constants.HF_HUB_CACHE`.",
+             _check_cache, solutions.where_things_are),
     Exercise("01", 1, "answer with {1: greedy text, 5: beam-5 text} for the sample, with seed=0 "
              "(check(answer, audio=sample))",
-             "`s2st.translate(sample, num_beams=5, seed=0)` (the helper: the tutorial's `translate` takes only the audio); "
-             "time each with `time.perf_counter()`.",
+             "`s2st.translate(sample, num_beams=5, seed=0)` (the helper: the tutorial's `translate` takes only "
+             "the audio); time each with `time.perf_counter()`.",
              _check_decoding, solutions.compare_decoding),
     Exercise("01", 2, "write a function audio -> (transcript, translation) and pass it to check()",
              "`s2st.translate_details(audio).language` gives the language; "
-             "`s2st.translate(audio, task='transcribe', language=...)` the transcript.", _check_transcribe, solutions.transcribe_and_translate),
+             "`s2st.translate(audio, task='transcribe', language=...)` the transcript.",
+             _check_transcribe, solutions.transcribe_and_translate),
     Exercise("02", 1, "answer with the voice halfway between clb and ksp, and closest=[its nearest other voices]",
              "`speakers.interpolate(a, b, weight)`; rank the bundled voices by cosine similarity "
              "(`a @ b / (np.linalg.norm(a) * np.linalg.norm(b))`).",
@@ -431,18 +434,20 @@ _ALL = [
              "`lang` in `samples.bundled_languages()`.",
              _check_round_trip, solutions.round_trip_all),
     Exercise("04", 1, "answer with your Gradio app: the file tab plus a gr.Slider for maxlenratio (2 to 20)",
-             "`gr.Interface(fn, inputs=[gr.Audio(sources=['upload'], type='filepath'), gr.Slider(2, 20, value=10)], "
-             "outputs=gr.Audio(type='numpy'))`; the function gets the slider's value as its second argument.",
+             "`gr.Interface(fn, inputs=[gr.Audio(sources=['upload'], type='filepath'), "
+             "gr.Slider(2, 20, value=10)], outputs=gr.Audio(type='numpy'))`; the function gets the slider's value "
+             "as its second argument.",
              _check_slider_app, solutions.demo_with_length_slider),
     Exercise("04", 2, "the hands-on: write a function audio -> (16000, int16) that speaks French (target='fra')",
-             "translate(audio, task='transcribe') gives the Italian; a text model (NLLB-200: AutoTokenizer with "
-             "src_lang='ita_Latn', generate with forced_bos_token_id of 'fra_Latn') translates it; MMS-TTS "
-             "(VitsModel, facebook/mms-tts-fra) speaks it.",
+             "`from s2st_helpers import translate`, then `translate(audio, task='transcribe')` gives the Italian; "
+             "a text model (NLLB-200: `AutoTokenizer` with `src_lang='ita_Latn'`, `generate` with "
+             "`forced_bos_token_id` of `'fra_Latn'`) translates it; MMS-TTS (`VitsModel`, "
+             "`facebook/mms-tts-fra`) speaks it.",
              _check_other_language, solutions.speech_to_speech_translation_to),
     Exercise("05", 1, "answer with {1: BLEU, 5: BLEU} on the same items, translated with seed=0 "
              "(check(answer, items=items))",
-             "`evaluation.bleu(hypotheses, references)` with `s2st.translate(item.audio, num_beams=b, seed=0)` for each "
-             "`item` in `items`.",
+             "`evaluation.bleu(hypotheses, references)` with `s2st.translate(item.audio, num_beams=b, seed=0)` "
+             "for each `item` in `items`.",
              _check_bleu, solutions.bleu_by_decoding),
     Exercise("05", 2, "answer with the folder of your recordings (a manifest.tsv and the audio files)",
              "columns file, language, transcript, english, separated by tabs; one clip a row.",
