@@ -399,8 +399,8 @@ def _check_worst(answer, table) -> str:
 
 _ALL = [
     Exercise("00", 1, "set S2ST_DEVICE=cpu and answer with the device pick_device() returns",
-             "set `os.environ['S2ST_DEVICE'] = 'cpu'`, then call `models.pick_device()`: it reads the variable "
-             "each time.",
+             "put 'cpu' in `os.environ` under the name S2ST_DEVICE, then call `models.pick_device()`: it reads "
+             "the variable each time.",
              _check_device, solutions.device_with_and_without_override),
     Exercise("00", 2, "answer with the folder where the Hugging Face hub keeps downloaded models",
              "`from huggingface_hub import constants` holds it, as `constants.HF_HUB_CACHE`.",

@@ -35,7 +35,7 @@ def test_unanswered_and_hint(capsys):
     assert ex.q1.check(None) is False
     ex.q1.hint()
     out = capsys.readouterr().out
-    assert "Not answered yet" in out and "Hint: set `os.environ['S2ST_DEVICE'] = 'cpu'`" in out
+    assert "Not answered yet" in out and "Hint: put 'cpu' in `os.environ` under the name S2ST_DEVICE" in out
 
 
 def test_00(monkeypatch, tmp_path, capsys):
