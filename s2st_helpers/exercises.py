@@ -175,7 +175,7 @@ def _check_halfway(halfway, closest=None) -> str:
         if name != right:
             raise Wrong(f"after its parents, voice number {place} by closeness is not {name!r}: rank the "
                         "other bundled voices by cosine similarity, the nearest first.")
-    return f"halfway{note}; after clb and ksp it is closest to {', then '.join(ranked[:max(len(given), 1)])}."
+    return f"halfway{note}; after clb and ksp it is closest to {', then '.join(ranked[:len(given)])}."
 
 
 def _check_lengths(seconds) -> str:

@@ -12,21 +12,20 @@ import ast
 import builtins
 import importlib
 import inspect
-import json
 import re
-from pathlib import Path
 
 import pytest
 
 from s2st_helpers import exercises as exercises_module
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+from .test_notebooks_teach import NOTEBOOKS, cells
+
 UNKNOWN = object()  # a name the notebook binds to a value only running it would give
 
 
 def notebook(number: str) -> list[dict]:
     (path,) = NOTEBOOKS.glob(f"{number}_*.ipynb")
-    return json.loads(path.read_text(encoding="utf-8"))["cells"]
+    return cells(path.stem)
 
 
 def parse(source: str) -> ast.Module | None:
