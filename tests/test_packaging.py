@@ -59,7 +59,7 @@ def test_system_programs_are_installed_and_listed():
     assert {"chromium", "ffmpeg", "node"} <= set(programs)
     assert "  - ffmpeg" in (ROOT / "environment.yml").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
-    assert "PATH=$(bash .ci/system_path.sh) python3 -m pytest\n" in ci
+    assert "PATH=$(bash .ci/system_path.sh) python3 -m pytest -n auto\n" in ci
 
 
 def test_colab_links_follow_the_repository_url(tmp_path):
