@@ -63,7 +63,7 @@ def workbook(waveform: np.ndarray, maxlenratio: float | None, preset: str | None
 
 
 def cli_peak_mb(path: Path, maxlenratio: float | None) -> float:
-    """Peak resident memory of ``python -m s2st_helpers`` on one file, in a fresh process."""
+    """Peak resident memory of ``python3 -m s2st_helpers`` on one file, in a fresh process."""
     command = [sys.executable, "-m", "s2st_helpers", str(path), "-o", str(path.with_suffix(".en.wav")), "--quiet"]
     if maxlenratio is not None:
         command += ["--maxlenratio", str(maxlenratio)]

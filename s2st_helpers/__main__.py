@@ -1,4 +1,4 @@
-"""Command line: ``python -m s2st_helpers input.wav -o output.wav``.
+"""Command line: ``python3 -m s2st_helpers input.wav -o output.wav``.
 
 Writes the English speech (or, with ``--target fra``, French speech through the
 three-stage design) as a 16 kHz mono 16-bit wav and prints the translation, a line
@@ -24,7 +24,7 @@ from .translation import WINDOW_SECONDS
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m s2st_helpers", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python3 -m s2st_helpers", description=__doc__.splitlines()[0])
     parser.add_argument("input", help="recording in any language (wav, flac, ogg, mp3, webm...)")
     parser.add_argument("-o", "--output", default="translated.wav", help="wav file to write (default: %(default)s)")
     parser.add_argument("--speaker", default=None, help="x-vector: slt, bdl, clb, rms, awb, ksp or an utterance name")

@@ -19,7 +19,7 @@ Introduced in ``04_demo``. Changes from the tutorial, and why:
   Gradio needs FFmpeg for that; without it the demo plays each clip whole and
   says so on the page.
 
-From a shell: ``python -m s2st_helpers.demo`` (``--help`` for options).
+From a shell: ``python3 -m s2st_helpers.demo`` (``--help`` for options).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from .languages import ENGLISH, targets
 from .speakers import bundled_speakers, list_speakers
 
 MAX_UPLOAD = "100mb"
-MAX_MINUTES = 10  # longer files: the command line, python -m s2st_helpers
+MAX_MINUTES = 10  # longer files: the command line, python3 -m s2st_helpers
 TITLE = "Speech-to-speech translation"
 DESCRIPTION = ("Speak or upload speech in any of ~96 languages; hear it in English (Whisper base translates, "
                "SpeechT5 speaks) or in another language (Whisper transcribes, NLLB-200 translates the text, "
@@ -111,7 +111,7 @@ def _checked_audio(audio):
     minutes = len(waveform) / SAMPLING_RATE / 60
     if minutes > MAX_MINUTES:
         raise gr.Error(f"This recording is {minutes:.1f} minutes long; the demo takes up to {MAX_MINUTES}. "
-                       "Cut it, or translate it with the command line: python -m s2st_helpers FILE")
+                       "Cut it, or translate it with the command line: python3 -m s2st_helpers FILE")
     return waveform
 
 
@@ -204,7 +204,7 @@ def launch(demo=None, *, server_name: str = "127.0.0.1", server_port: int | None
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m s2st_helpers.demo", description=DESCRIPTION)
+    parser = argparse.ArgumentParser(prog="python3 -m s2st_helpers.demo", description=DESCRIPTION)
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument("--share", action="store_true", help="also make a public gradio.live link")

@@ -321,7 +321,8 @@ def _check_folder(directory) -> str:
             raise Wrong(f"{row['file']} is {seconds:.0f} s long: keep evaluation clips to a sentence or two.")
         if not (row.get("english") or "").strip():
             raise Wrong(f"{row['file']} has no English reference: BLEU needs one.")
-    return f"{len(rows)} clips with references, ready for evaluate_folder()."
+    return (f"{len(rows)} clips with references, ready: evaluation.load_eval_set(folder) reads them, "
+            "or set S2ST_EVAL_DIR to the folder and run 05 again.")
 
 
 # ---- 06 ----------------------------------------------------------------------------

@@ -5,7 +5,7 @@ the real interfaces (tokenizers included, trained here on a few sentences), so e
 line of the workbook runs on them in seconds; what they say is noise. The tests and
 the notebook CI use them through the ``S2ST_*`` variables::
 
-    python -m s2st_helpers.tiny_models DIR   # prints the export lines
+    python3 -m s2st_helpers.tiny_models DIR   # prints the export lines
 """
 
 from __future__ import annotations
