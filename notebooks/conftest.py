@@ -16,4 +16,5 @@ def pytest_configure(config):
         paths = build_tiny_models(tempfile.mkdtemp(prefix="s2st-tiny-"), **NOTEBOOK_LIMITS)
         os.environ.update(S2ST_ASR_MODEL=paths["asr"], S2ST_TTS_MODEL=paths["tts"], S2ST_VOCODER=paths["vocoder"],
                           S2ST_MMS_MODEL=paths["mms"], S2ST_MT_MODEL=paths["mt"])
-        os.environ["S2ST_NOTEBOOK_TINY"] = "1"  # so tests/conftest.py does not take them for real ones
+        os.environ["TINY_MODELS_FOR_NOTEBOOKS"] = "1"  # so tests/conftest.py does not take them for real ones
+        # (not an S2ST_* name: those are the settings, each listed in settings.py)

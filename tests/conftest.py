@@ -17,7 +17,7 @@ from s2st_helpers.tiny_models import build_tiny_models
 REAL_ENV = {k: os.environ.get(k) for k in ("S2ST_ASR_MODEL", "S2ST_TTS_MODEL", "S2ST_VOCODER")}
 # the notebooks' conftest may have set the variables to tiny models already (the order
 # conftests load in differs under pytest-xdist)
-REAL = all(REAL_ENV.values()) and not os.environ.get("S2ST_NOTEBOOK_TINY")
+REAL = all(REAL_ENV.values()) and not os.environ.get("TINY_MODELS_FOR_NOTEBOOKS")
 SHARED_AUDIO = Path(os.environ.get("S2ST_SHARED_AUDIO", Path(__file__).resolve().parents[2] / "shared" / "audio"))
 
 
