@@ -20,6 +20,7 @@ from s2st_helpers import exercises as exercises_module
 
 from .test_notebooks_teach import NOTEBOOKS, cells
 
+FILE_NAME = re.compile(r"[\w./-]+\.(wav|mp3|flac|tsv|csv|json|txt|md|py|ipynb|yml|yaml|zip)$")
 UNKNOWN = object()  # a name the notebook binds to a value only running it would give
 
 
@@ -113,13 +114,20 @@ def refused_keywords(target, keywords: list[str]) -> list[str]:
 def problems(span: str, names: dict) -> list[str]:
     """What fails in ``span`` given the bound ``names``, to which it adds its own (a
     text's later spans may use what its earlier ones import)."""
-    tree = parse(span)
+    tree = None if FILE_NAME.match(span) else parse(span)
     if tree is None:
-        return []  # prose, or an answer's shape such as {1: greedy text, 5: beam-5 text}
+        return []  # a file's name, prose, or an answer's shape such as {1: greedy text, 5: beam-5 text}
     bind(tree, names)
     found = []
+    called = {id(part) for node in ast.walk(tree) if isinstance(node, ast.Call)  # reported as calls
+              for part in ast.walk(node.func) if isinstance(part, ast.Attribute)}
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and (named := chain(node)):
+            root = named[0]
+            if root not in names and not hasattr(builtins, root):
+                if id(node) not in called and not isinstance(node.ctx, ast.Store):
+                    found.append(f"`{span}`: reads {root}, which the notebook has not defined by its exercises")
+                continue
             try:
                 resolve(names, *named)
             except (AttributeError, ImportError):
@@ -177,6 +185,10 @@ def test_exercise_code_runs_as_written(number):
     ("exercises.FOX", {"exercises": exercises_module.exercises}, "exercises.FOX does not exist"),
     ("translate(sample, num_beams=5)", "def translate(audio):\n    pass", "translate takes no num_beams"),
     ("s2st.pick_device()", "", "calls s2st, which the notebook has not defined"),
+    ("result.timings", "", "reads result, which the notebook has not defined"),
+    ("result.timings", "result = None", None),
+    ("manifest.tsv", "", None),
+    ("a.b.c()", "", "calls a, which the notebook has not defined"),
     ("s2st.translate(sample, num_beams=5)", "import s2st_helpers as s2st", None),
     ("{r: len(f(r)) for r in (1, 2)}", "def f(x):\n    pass", None),
     ("from s2st_helpers.exercises import FOX; FOX.upper()", "", None),
