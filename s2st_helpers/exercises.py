@@ -16,6 +16,7 @@ hints. Each exercise's ``task`` says what to answer with.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,6 +52,10 @@ class Exercise:
         if not answer or answer[0] is None:
             print(f"Not answered yet. {self.notebook}, exercise {self.number}: {self.task}")
             return False
+        self._needs(answer, context)
+        if "fn" in inspect.signature(self.checker).parameters and not callable(answer[0]):
+            print(f"Not yet: that is not a function ({type(answer[0]).__name__}). {self.task}")
+            return False
         try:
             praise = self.checker(*answer, **context)
         except Wrong as why:
@@ -58,6 +63,21 @@ class Exercise:
             return False
         print(f"Correct: {praise}")
         return True
+
+    def _needs(self, answer: tuple, context: dict) -> None:
+        """Raise a TypeError that says how to call ``check`` where the checker cannot
+        take these arguments (its own error would name a private function)."""
+        parameters = list(inspect.signature(self.checker).parameters.values())
+        try:
+            inspect.signature(self.checker).bind(*answer, **context)
+        except TypeError as why:
+            others = parameters[1:]
+            wanted = ", ".join(f"{p.name}=..." for p in others if p.default is p.empty)
+            call = f"ex.q{self.number}.check(answer{', ' + wanted if wanted else ''})"
+            optional = [p.name for p in others if p.default is not p.empty]
+            raise TypeError(f"{call} is how this check is called ({why}). "
+                            + (f"It also takes {', '.join(optional)}. " if optional else "")
+                            + "The cell below the exercise passes what it needs.") from None
 
     def hint(self) -> None:
         print(f"Hint: {self.hint_text}")
@@ -385,6 +405,8 @@ def _check_worst(answer, table) -> str:
         clip, lower = answer
     except (TypeError, ValueError):
         raise Wrong("answer with (clip name, True or False).") from None
+    if "transcript CER" not in getattr(table, "columns", ()):
+        raise Wrong("pass the propagation table (table=propagation), the one with a 'transcript CER' column.")
     worst = table["transcript CER"].idxmax()
     if clip != worst:
         raise Wrong(f"by the table, the worst transcript is {worst!r} "
@@ -466,7 +488,7 @@ _ALL = [
              "(`from s2st_helpers import three_stage`): `three_stage.transcribe`, `translate_text`, "
              "then `three_stage.speak`.", _check_hands_on, solutions.hands_on_three_stage),
     Exercise("07", 2, "answer with (clip, lower) from the propagation table: the worst transcript, and whether "
-             "its three-stage chrF is lower than its two-stage chrF (check(answer, table=table))",
+             "its three-stage chrF is lower than its two-stage chrF (check(answer, table=propagation))",
              "`table['transcript CER'].idxmax()`, then compare the two chrF columns on that row.",
              _check_worst, solutions.worst_transcript),
 ]

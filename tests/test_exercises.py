@@ -38,6 +38,18 @@ def test_unanswered_and_hint(capsys):
     assert "Not answered yet" in out and "Hint: put 'cpu' in `os.environ` under the name S2ST_DEVICE" in out
 
 
+def test_a_check_called_without_what_it_needs_says_how_to_call_it(capsys):
+    # the notebooks' generic line says ex.q1.check(answer); some checks need more
+    with pytest.raises(TypeError, match=r"ex.q1.check\(answer, audio=...\) is how this check is called"):
+        exercises("01").q1.check({1: "a", 5: "b"})
+    with pytest.raises(TypeError, match=r"ex.q2.check\(answer, table=...\)"):
+        exercises("07").q2.check(("b.wav", True))
+    with pytest.raises(TypeError, match="It also takes target"):
+        exercises("07").q1.check(print, language="fr")
+    assert exercises("07").q1.check("my answer") is False  # a function was asked for
+    assert "that is not a function (str)" in capsys.readouterr().out
+
+
 def test_00(monkeypatch, tmp_path, capsys):
     from huggingface_hub import constants
 
@@ -209,6 +221,7 @@ def test_07(greedy, heard_as):
     assert verdict(ex.q2, ("b.wav", True), table=table)
     assert not verdict(ex.q2, ("a.wav", True), table=table) and not verdict(ex.q2, ("b.wav", False), table=table)
     assert not verdict(ex.q2, "b.wav", table=table)
+    assert not verdict(ex.q2, ("b.wav", True), table=pd.DataFrame({"chrF": [1.0]}))  # 07's other table
     assert solutions.worst_transcript.__wrapped__(table) == ("b.wav", True)
 
 
