@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import time
 
 import numpy as np
@@ -61,14 +62,19 @@ def device_with_and_without_override(override: str = "cpu") -> dict:
 
 
 @solution
-def where_things_are() -> dict:
-    """00, exercise 2: the device each model would run on, and where downloads are kept."""
-    import huggingface_hub
+def where_things_are() -> str:
+    """00, exercise 2: the folder where the hub keeps downloads (the answer), and the
+    folder each of the workbook's models has inside it, one per repository."""
+    from huggingface_hub import constants
 
-    from .models import pick_device
-
-    return {"device": str(pick_device()), "cache": huggingface_hub.constants.HF_HUB_CACHE,
-            "models": [settings.asr_model(), settings.tts_model(), settings.vocoder()]}
+    cache = constants.HF_HUB_CACHE
+    for model in (settings.asr_model(), settings.tts_model(), settings.vocoder()):
+        if os.path.isdir(model):
+            print(f"{model}: a local folder (an S2ST_* setting), not in the cache")
+        else:
+            folder = os.path.join(cache, "models--" + model.replace("/", "--"))
+            print(f"{model}: {folder}" + ("" if os.path.isdir(folder) else " (not downloaded yet)"))
+    return cache
 
 
 @solution

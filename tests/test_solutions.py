@@ -128,9 +128,14 @@ def test_non_english_target_is_checked_first(tiny, wav_file, monkeypatch):
         solutions.speech_to_speech_translation_to(wav_file, target="ita")
 
 
-def test_where_things_are(tiny):
-    out = solutions.where_things_are()
-    assert out["device"] == "cpu" and out["models"][0] == tiny["asr"] and out["cache"]
+def test_where_things_are(tiny, capsys):
+    from huggingface_hub import constants
+
+    from s2st_helpers.exercises import exercises
+
+    answer = solutions.where_things_are()
+    assert answer == constants.HF_HUB_CACHE and exercises("00").q2.check(answer)
+    assert f"{tiny['asr']}: a local folder" in capsys.readouterr().out
 
 
 def test_compare_presets(tiny):
