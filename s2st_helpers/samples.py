@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import warnings
 from functools import lru_cache
 from importlib import resources
@@ -34,7 +35,8 @@ def load_sample(language: str = "it", index: int = 0, *, offline: bool | None = 
     Streams the ``index``-th clip of the VoxPopuli validation split and keeps it on
     disk (:func:`sample_cache`), so the next call, and an offline class after
     ``prefetch()``, reads it from there. When the clip was never fetched and the hub
-    cannot be reached, returns a bundled clip in that language instead;
+    cannot be reached, returns a bundled clip in that language instead (with a
+    warning, unless the hub is offline on purpose: ``HF_HUB_OFFLINE=1``);
     ``offline=True`` always returns the bundled clip.
     """
     if not isinstance(language, str) or not language.strip():
@@ -44,13 +46,24 @@ def load_sample(language: str = "it", index: int = 0, *, offline: bool | None = 
         cached = _from_cache(language, index)
         if cached is not None:
             return cached
+        if offline is None and hub_offline():
+            return bundled_sample(language, index)
         try:
             return _to_cache(_from_hub(language, index), index)
         except Exception as err:  # no network, hub down, unknown config
             if offline is False:
                 raise
-            warnings.warn(f"VoxPopuli unavailable ({err.__class__.__name__}); using a bundled clip", stacklevel=2)
+            warnings.warn(f"VoxPopuli could not be reached ({err.__class__.__name__}): using a bundled clip instead. "
+                          "Offline on purpose? HF_HUB_OFFLINE=1 skips the try.", stacklevel=2)
     return bundled_sample(language, index)
+
+
+def hub_offline() -> bool:
+    """Whether the hub is offline on purpose (``HF_HUB_OFFLINE``), read now: a notebook
+    may set the variable after ``huggingface_hub`` read it at import."""
+    from huggingface_hub import constants
+
+    return constants.HF_HUB_OFFLINE or os.environ.get("HF_HUB_OFFLINE", "").upper() in {"1", "ON", "YES", "TRUE"}
 
 
 def bundled_sample(language: str, index: int = 0) -> dict:

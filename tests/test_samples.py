@@ -7,11 +7,24 @@ from s2st_helpers import samples
 
 def test_offline_falls_back_to_bundled_clip(monkeypatch):
     monkeypatch.setattr(samples, "_from_hub", lambda *a: (_ for _ in ()).throw(ConnectionError("offline")))
-    with pytest.warns(UserWarning, match="bundled"):
+    monkeypatch.setattr(samples, "hub_offline", lambda: False)  # CI sets HF_HUB_OFFLINE=1
+    with pytest.warns(UserWarning, match="could not be reached .*using a bundled clip"):
         sample = load_sample("it")
     assert sample["sampling_rate"] == 16000 and sample["array"].dtype == np.float32
     assert len(sample["array"]) == pytest.approx(4.75 * 16000, rel=0.01)
     assert sample["text"].startswith("Dal passo") and "Apache-2.0" in sample["source"]
+
+
+def test_offline_on_purpose_takes_the_bundled_clip_without_trying_the_hub(monkeypatch, recwarn):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(samples, "_from_hub", lambda *a: pytest.fail("tried the hub"))
+    monkeypatch.setattr(samples, "_from_cache", lambda *a: None)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # set after huggingface_hub read it, as a notebook may
+    assert load_sample("de")["source"].startswith("bundled:") and not recwarn.list
+    with pytest.raises(pytest.fail.Exception, match="tried the hub"):
+        load_sample("de", offline=False)  # prefetch() asks for the hub itself
 
 
 def test_every_bundled_language_loads():
