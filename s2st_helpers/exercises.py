@@ -31,6 +31,7 @@ from . import solutions
 FOX = "The quick brown fox jumps over the lazy dog."
 SHORT = "Good morning."
 LONG = "The train to the mountains leaves at nine, and the walk to the summit takes three hours."
+SENTENCES = {"short": SHORT, "long": LONG}  # 06's exercise 1
 
 
 class Wrong(Exception):
@@ -350,8 +351,8 @@ def _check_folder(directory) -> str:
 def _check_snr(snr) -> str:
     if not isinstance(snr, dict) or not {"short", "long"} <= set(snr):
         raise Wrong("answer with a dict {'short': SNR dB, 'long': SNR dB} of the fast preset against exact.")
-    for name, text in (("short", SHORT), ("long", LONG)):
-        want = solutions.compare_presets.__wrapped__(text)["SNR dB"]
+    wants = solutions.compare_presets.__wrapped__(SENTENCES)["SNR dB"]
+    for name, want in wants.items():
         if not math.isclose(float(snr[name]), want, abs_tol=0.5):
             raise Wrong(f"for the {name} sentence the SNR is {want:.1f} dB (seed 0), not {snr[name]}.")
     return "int8 costs some fidelity; the SNR says how much, for each length."
@@ -478,7 +479,7 @@ _ALL = [
     Exercise("06", 1, "answer with {'short': SNR dB, 'long': SNR dB} of the fast preset against exact (SHORT, LONG)",
              "`synthesise(SHORT, preset='fast', seed=0)` and the same with `preset='exact'`, then "
              "`snr_db(fast[:n], exact[:n])` over their common length `n`.",
-             _check_snr, solutions.compare_presets),
+             _check_snr, solutions.compare_presets, {"texts": SENTENCES}),
     Exercise("06", 2, "answer with {FIRST_BLOCK: first audio s} for 4, 16 and 64, and set it back to 16",
              "`speecht5_steps.FIRST_BLOCK = 4`; `result.timings['first audio']` of a "
              "`speech_to_speech_translation(sample)` after a warm-up.",

@@ -139,6 +139,9 @@ def test_where_things_are(tiny, capsys):
 
 
 def test_compare_presets(tiny):
-    out = solutions.compare_presets("Good morning.", maxlenratio=4.0)
+    table = solutions.compare_presets({"short": "Good morning.", "long": "Good morning to you all."},
+                                      maxlenratio=4.0)
+    assert list(table.index) == ["short", "long"]
+    out = table.loc["short"]
     assert out["exact s"] > 0 and out["fast s"] > 0 and out["length difference s"] == 0
     assert np.isfinite(out["SNR dB"]) and out["log-spectral distance dB"] > 0
