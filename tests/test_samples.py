@@ -7,7 +7,7 @@ from s2st_helpers import samples
 
 def test_offline_falls_back_to_bundled_clip(monkeypatch):
     monkeypatch.setattr(samples, "_from_hub", lambda *a: (_ for _ in ()).throw(ConnectionError("offline")))
-    monkeypatch.setattr(samples, "hub_offline", lambda: False)  # CI sets HF_HUB_OFFLINE=1
+    monkeypatch.setattr(samples, "hub_offline", lambda: False)  # the test runs set HF_HUB_OFFLINE=1
     with pytest.warns(UserWarning, match="could not be reached .*using a bundled clip"):
         sample = load_sample("it")
     assert sample["sampling_rate"] == 16000 and sample["array"].dtype == np.float32
@@ -75,6 +75,7 @@ def test_fetched_clip_is_kept_for_offline_use(monkeypatch, wav_file):
             yield {"audio": {"bytes": wav_file.read_bytes(), "path": "x.wav"}, "text": "ciao a tutti"}
 
     monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: FakeStream())
+    monkeypatch.setattr(samples, "hub_offline", lambda: False)  # the test runs set HF_HUB_OFFLINE=1
     first = load_sample("it")
     assert sorted(p.name for p in samples.sample_cache().iterdir()) == ["voxpopuli-it-0.flac",
                                                                           "voxpopuli-it-0.json"]
