@@ -32,14 +32,29 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
     choice = settings.device(device)
     if choice:
         try:
-            return torch.device(choice)
+            chosen = torch.device(choice)
         except RuntimeError as err:
             raise ValueError(f"unknown device {choice!r}: use cpu, cuda, cuda:N or mps") from err
+        _check_available(chosen, "the device asked for" if device else "S2ST_DEVICE")
+        return chosen
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def _check_available(device: torch.device, asked: str) -> None:
+    """A ValueError where ``device`` is not on this machine (PyTorch would fail later,
+    at the first model, with an AssertionError about how it was compiled)."""
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0 or (device.index or 0) >= count:
+            have = f"{count} CUDA GPU(s)" if count else "no CUDA GPU PyTorch can use"
+            raise ValueError(f"{asked} is {device}, but this machine has {have}: use cpu, or unset it to pick one")
+    elif device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError(f"{asked} is mps, but this machine has no Apple GPU PyTorch can use: use cpu, "
+                         "or unset it to pick one")
 
 
 @dataclass(frozen=True)

@@ -49,24 +49,36 @@ def _get(name: str) -> str | None:
     return os.environ.get(name) or None
 
 
+def _model(value: str | None, from_env: str | None, name: str, default: str) -> str:
+    """A hub id or a local folder. A value written as a path (``/``, ``./``, ``~``)
+    must be a folder: otherwise the hub would be asked for it, and would answer with
+    a complaint about the characters of a repository's name."""
+    choice = value or from_env or default
+    if choice.startswith(("/", "./", "../", "~", ".\\")) and not os.path.isdir(os.path.expanduser(choice)):
+        where = "" if value else f"{name} is "
+        raise ValueError(f"{where}{choice!r}, which is not a folder here: point it at a model's folder "
+                         f"(with its config.json), or give a hub id such as {default!r}")
+    return os.path.expanduser(choice)
+
+
 def asr_model(value: str | None = None) -> str:
-    return value or _get("S2ST_ASR_MODEL") or ASR_MODEL
+    return _model(value, _get("S2ST_ASR_MODEL"), "S2ST_ASR_MODEL", ASR_MODEL)
 
 
 def tts_model(value: str | None = None) -> str:
-    return value or _get("S2ST_TTS_MODEL") or TTS_MODEL
+    return _model(value, _get("S2ST_TTS_MODEL"), "S2ST_TTS_MODEL", TTS_MODEL)
 
 
 def vocoder(value: str | None = None) -> str:
-    return value or _get("S2ST_VOCODER") or VOCODER
+    return _model(value, _get("S2ST_VOCODER"), "S2ST_VOCODER", VOCODER)
 
 
 def mt_model(value: str | None = None) -> str:
-    return value or _get("S2ST_MT_MODEL") or MT_MODEL
+    return _model(value, _get("S2ST_MT_MODEL"), "S2ST_MT_MODEL", MT_MODEL)
 
 
 def mms_model(target: str) -> str:
-    return _get("S2ST_MMS_MODEL") or f"facebook/mms-tts-{target}"
+    return _model(None, _get("S2ST_MMS_MODEL"), "S2ST_MMS_MODEL", f"facebook/mms-tts-{target}")
 
 
 def device(value=None):
@@ -97,4 +109,9 @@ def eval_dir() -> str | None:
 
 
 def solutions_hidden() -> bool:
-    return (_get("S2ST_HIDE_SOLUTIONS") or "0") != "0"
+    text = (_get("S2ST_HIDE_SOLUTIONS") or "0").strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"S2ST_HIDE_SOLUTIONS must be 1 (hide) or 0 (show), got {text!r}")
