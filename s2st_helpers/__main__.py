@@ -23,6 +23,20 @@ from .environment import quiet_logs
 from .translation import WINDOW_SECONDS
 
 
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (1 is greedy), got {value}")
+    return value
+
+
+def _above_zero(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+    return value
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m s2st_helpers", description=__doc__.splitlines()[0])
     parser.add_argument("input", help="recording in any language (wav, flac, ogg, mp3, webm...)")
@@ -34,8 +48,8 @@ def main(argv=None) -> int:
                         help="default: two-stage into English, three-stage into any other target")
     parser.add_argument("--language", default=None, help="the recording's language, if known (Whisper's code: it, "
                         "de...); default: detected")
-    parser.add_argument("--beams", type=int, default=5, help="Whisper beam size (default: 5; 1 is greedy)")
-    parser.add_argument("--maxlenratio", type=float, default=None, help="SpeechT5 length cap, per input token")
+    parser.add_argument("--beams", type=_at_least_one, default=5, help="Whisper beam size (default: 5; 1 is greedy)")
+    parser.add_argument("--maxlenratio", type=_above_zero, default=None, help="SpeechT5 length cap, per input token")
     parser.add_argument("--preset", choices=settings.PRESETS, default=None,
                         help="exact: the plain tier; fast: the speed layer; fastest: fast with Whisper's "
                              "encoder in bfloat16 (default: S2ST_PRESET, else fast)")
@@ -43,6 +57,11 @@ def main(argv=None) -> int:
                         help="repeatable output: seeds Whisper's fallback to sampling and SpeechT5's dropout")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
+    output = Path(args.output)
+    if output.suffix.lower() != ".wav":
+        parser.error(f"--output must be a .wav file (it is written as WAV), got {args.output}")
+    if not output.parent.is_dir():
+        parser.error(f"--output: the folder {output.parent} does not exist")
     quiet_logs()
     try:
         options = SpeechOptions(maxlenratio=args.maxlenratio, preset=args.preset, seed=args.seed)
@@ -54,7 +73,8 @@ def main(argv=None) -> int:
         blocks = speech_to_speech_translation_stream(
             waveform, sampling_rate=SAMPLING_RATE, speaker=args.speaker, target=args.target, design=args.design,
             options=options,
-            generate_kwargs={"num_beams": args.beams, **({"language": args.language} if args.language else {})}, progress=lambda done, total: bar.update(done - bar.n))
+            generate_kwargs={"num_beams": args.beams, **({"language": args.language} if args.language else {})},
+            progress=lambda done, total: bar.update(min(done, bar.total) - bar.n))  # the last window ends past the end
         part = Path(args.output).with_name(f".{Path(args.output).name}.part")  # a failed run leaves no half file
         frames, printed, segments, last = 0, "", 0, None
         try:
@@ -68,6 +88,7 @@ def main(argv=None) -> int:
                         printed, segments = last.text, segments + 1
                         bar.set_postfix_str(f"{segments} segments spoken, {frames / SAMPLING_RATE:.0f} s of speech",
                                             refresh=True)
+                bar.set_postfix_str(f"{segments} segments spoken, {frames / SAMPLING_RATE:.0f} s of speech")
             part.replace(args.output)
         finally:
             part.unlink(missing_ok=True)

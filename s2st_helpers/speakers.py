@@ -11,6 +11,7 @@ them ship inside the package so synthesis works with no network.
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from functools import lru_cache
 from importlib import resources
@@ -21,6 +22,7 @@ XVECTOR_REPO = "Matthijs/cmu-arctic-xvectors"
 XVECTOR_ZIP = "spkrec-xvect.zip"
 DEFAULT_SPEAKER = "cmu_us_slt_arctic-wav-arctic_a0508"
 DIM = 512
+UTTERANCE = re.compile(r"cmu_us_[a-z]+_arctic-wav-arctic_[ab]\d{4}")  # the x-vector zip's names
 
 #: The seven CMU ARCTIC voices (the short name is the middle of each utterance name).
 SPEAKERS = {
@@ -141,6 +143,9 @@ def _first_of(short: str) -> str:
 
 
 def _from_zip(name: str) -> np.ndarray:
+    if not UTTERANCE.fullmatch(name):  # refused before the download, which may fail offline
+        raise ValueError(f"unknown speaker {name!r}: use one of {sorted(SPEAKERS)} or an utterance "
+                         f"name such as {DEFAULT_SPEAKER!r}")
     members = _hub_zip()
     if name not in members:
         raise ValueError(f"unknown speaker {name!r}: use one of {sorted(SPEAKERS)} or an utterance "

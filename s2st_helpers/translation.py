@@ -98,6 +98,7 @@ def translate_details(audio, *, sampling_rate: int | None = None, model: str | N
     no-speech probability. ``progress(seconds_done, seconds_total)`` is called after
     each 30 s window of a long recording."""
     seed = check_seed(seed)
+    check_beams(generate_kwargs.get("num_beams"))
     waveform = load_audio(audio, sampling_rate)
     seconds = len(waveform) / SAMPLING_RATE
     if loudest_frame_dbfs(waveform) < SILENCE_DBFS:
@@ -143,6 +144,17 @@ def check_seed(seed) -> int | None:
     if not -2**63 <= seed < 2**64:
         raise ValueError(f"seed must be within [-2**63, 2**64), got {seed}")
     return int(seed)
+
+
+def check_beams(num_beams) -> None:
+    """``num_beams`` is None (the default, 5) or a whole number, at least 1 (greedy).
+    ``generate`` takes 0 or -1 without a word and decodes greedily."""
+    if num_beams is None:
+        return
+    if isinstance(num_beams, bool) or not isinstance(num_beams, numbers.Integral):
+        raise TypeError(f"num_beams must be a whole number, got {type(num_beams).__name__}")
+    if num_beams < 1:
+        raise ValueError(f"num_beams must be at least 1 (1 is greedy decoding), got {num_beams}")
 
 
 def is_no_speech(no_speech_p: float, average_logprob: Callable[[], float],

@@ -109,6 +109,7 @@ def test_command_line_long_recording(tiny_paths, speech, tmp_path):
     done = run_cli([str(recording), "-o", str(out), "--maxlenratio", "1"], tiny_paths)
     assert done.returncode == 0, done.stderr
     assert "translated" in done.stderr and "50/50 s" in done.stderr  # tqdm's bar, to the end
+    assert "TqdmWarning" not in done.stderr  # the last window's end is past the end: not counted beyond it
     lines = [line for line in done.stdout.splitlines() if line.strip()]
     assert len(lines) >= 2  # a line per segment
     info = sf.info(out)
@@ -135,6 +136,30 @@ def test_command_line_silence(tiny_paths, tmp_path):
 def test_command_line_bad_input(tiny_paths, tmp_path):
     done = run_cli([str(tmp_path / "missing.wav"), "-o", str(tmp_path / "x.wav")], tiny_paths)
     assert done.returncode == 2 and "not found" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("args, said", [
+    (["--beams", "0"], "--beams: must be at least 1"),
+    (["--maxlenratio", "0"], "--maxlenratio: must be above 0"),
+    (["-o", "english.mp3"], "--output must be a .wav file"),
+    (["-o", "no/such/folder/english.wav"], "the folder no/such/folder does not exist"),
+])
+def test_command_line_refuses_bad_options_before_loading_anything(args, said, wav_file, capsys, monkeypatch):
+    from s2st_helpers import __main__ as cli
+
+    monkeypatch.setattr(cli, "load_audio", lambda *a: pytest.fail("got past the options"))
+    with pytest.raises(SystemExit) as exit:
+        cli.main([str(wav_file), *args])
+    assert exit.value.code == 2 and said in capsys.readouterr().err
+
+
+def test_beams_below_one_are_refused(tiny, wav_file):
+    from s2st_helpers import translate
+
+    with pytest.raises(ValueError, match="num_beams must be at least 1"):
+        translate(wav_file, num_beams=0)
+    with pytest.raises(TypeError, match="num_beams must be a whole number"):
+        translate(wav_file, num_beams=2.5)
 
 
 def test_format_timings():

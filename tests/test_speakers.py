@@ -92,6 +92,8 @@ def test_offline_hub_gives_clear_error(monkeypatch):
     sp._hub_zip.cache_clear()
     with pytest.raises(ValueError, match="bundled speaker"):
         load_speaker("jmk")
+    with pytest.raises(ValueError, match="unknown speaker 'nobody'"):  # a typo is named, offline or not
+        load_speaker("nobody")
     sp._zip_path.cache_clear()
 
 
