@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from . import SpeechOptions, settings
 from .audio import SAMPLING_RATE, load_audio
 from .cascade import format_timings, speech_to_speech_translation_stream
-from .environment import quiet_logs
+from .environment import offline_if_unreachable, quiet_logs
 from .translation import WINDOW_SECONDS
 
 
@@ -63,6 +63,8 @@ def main(argv=None) -> int:
     if not output.parent.is_dir():
         parser.error(f"--output: the folder {output.parent} does not exist")
     quiet_logs()
+    if offline_if_unreachable():
+        print("(the Hugging Face hub cannot be reached: working offline, from the cache)", file=sys.stderr)
     try:
         options = SpeechOptions(maxlenratio=args.maxlenratio, preset=args.preset, seed=args.seed)
         waveform = load_audio(args.input)

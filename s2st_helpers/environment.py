@@ -18,6 +18,7 @@ from importlib import metadata
 
 from . import settings
 from .models import pick_device
+from .samples import hub_offline
 
 VOICES = ("fra", "spa")  # the MMS voices 04 and 07 speak
 PACKAGES = ("torch", "transformers", "datasets", "huggingface_hub", "gradio", "anywidget", "numpy")
@@ -55,11 +56,47 @@ def versions() -> dict[str, str]:
     return found
 
 
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the hub's host (``HF_ENDPOINT``) takes a connection within ``timeout``
+    seconds. Behind a proxy it is taken as reachable: only the proxy could tell."""
+    import socket
+    import urllib.request
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    if urllib.request.getproxies():
+        return True
+    url = urlparse(constants.ENDPOINT)
+    try:
+        socket.create_connection((url.hostname, url.port or (443 if url.scheme == "https" else 80)),
+                                 timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def offline_if_unreachable(reachable=hub_reachable) -> bool:
+    """Work offline (``HF_HUB_OFFLINE=1``) for the rest of this process where the hub
+    cannot be reached. Otherwise an offline room waits on the libraries' retries: ~25 s
+    for each sample clip, minutes before a model that is not in the cache fails.
+    Returns True where it switched."""
+    from huggingface_hub import constants
+
+    if hub_offline() or reachable():
+        return False
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    constants.HF_HUB_OFFLINE = True  # read at import; transformers asks it at each load
+    return True
+
+
 def setup(verbose: bool = True) -> dict:
     """Quiet the logs and report where the workbook runs. Returns the report."""
     quiet_logs()
     device = pick_device()
+    switched = offline_if_unreachable()
     report = {"where": "Colab" if in_colab() else "local", "device": str(device), **versions(),
+              "offline": hub_offline(),
               "preset": settings.preset(),
               "models": {"asr": settings.asr_model(), "tts": settings.tts_model(), "vocoder": settings.vocoder()}}
     if device.type == "cuda":
@@ -73,6 +110,8 @@ def setup(verbose: bool = True) -> dict:
                   + (" In Colab: Runtime > Change runtime type > T4 GPU." if in_colab() else ""))
         print("  " + ", ".join(f"{k} {report[k]}" for k in ("python", *PACKAGES)))
         print("  models: " + ", ".join(report["models"].values()) + f" | preset {report['preset']}")
+        if switched:
+            print("  The Hugging Face hub cannot be reached: working offline (HF_HUB_OFFLINE=1), from the cache.")
     return report
 
 

@@ -232,6 +232,7 @@ def main(argv=None) -> None:
              "mms": "S2ST_MMS_MODEL", "mt": "S2ST_MT_MODEL"}
     for role, var in names.items():
         print(f"export {var}={json.dumps(paths[role])}")
+    print("export HF_HUB_OFFLINE=1  # nothing asks the hub, so nothing waits on it")
 
 
 if __name__ == "__main__":

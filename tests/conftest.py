@@ -14,6 +14,7 @@ import pytest
 from s2st_helpers import models
 from s2st_helpers.tiny_models import build_tiny_models
 
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the tests never need the hub, and never wait on it
 REAL_ENV = {k: os.environ.get(k) for k in ("S2ST_ASR_MODEL", "S2ST_TTS_MODEL", "S2ST_VOCODER")}
 # the notebooks' conftest may have set the variables to tiny models already (the order
 # conftests load in differs under pytest-xdist)

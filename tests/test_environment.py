@@ -1,5 +1,6 @@
 """prefetch() fetches what every notebook needs; check_offline() reports it."""
 
+import os
 import huggingface_hub
 import pytest
 
@@ -59,3 +60,41 @@ def test_check_offline_reports_local_cached_and_missing(tiny, capsys, monkeypatc
     assert rows["sample clip (xx)"]["status"] == "missing"
     out = capsys.readouterr().out
     assert "item(s) missing: run prefetch() with internet" in out and "facebook/mms-tts-spa" in out
+
+
+def test_an_unreachable_hub_switches_the_session_offline(monkeypatch):
+    """An offline room without HF_HUB_OFFLINE=1 waited minutes on retries; setup() and
+    the command lines now ask once and work from the cache."""
+    from huggingface_hub import constants
+
+    from s2st_helpers import environment
+    from s2st_helpers.samples import hub_offline
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    assert environment.offline_if_unreachable(lambda: True) is False and not hub_offline()
+    assert environment.offline_if_unreachable(lambda: False) is True
+    assert hub_offline() and constants.HF_HUB_OFFLINE and os.environ["HF_HUB_OFFLINE"] == "1"
+    assert environment.offline_if_unreachable(lambda: pytest.fail("asked again")) is False  # already offline
+
+
+def test_hub_reachable_asks_the_endpoints_host(monkeypatch):
+    import socket
+
+    from huggingface_hub import constants
+
+    from s2st_helpers import environment
+
+    asked = []
+
+    def connect(address, timeout):
+        asked.append(address)
+        raise OSError("unreachable")
+
+    monkeypatch.setattr(socket, "create_connection", connect)
+    monkeypatch.setattr(constants, "ENDPOINT", "https://hub.example.org")
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert environment.hub_reachable() is False and asked == [("hub.example.org", 443)]
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy:3128")  # only the proxy could tell
+    assert environment.hub_reachable() is True and len(asked) == 1
