@@ -10,11 +10,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from huggingface_hub import constants as hub_constants
 
 from s2st_helpers import models
+from s2st_helpers.samples import hub_offline
 from s2st_helpers.tiny_models import build_tiny_models
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the tests never need the hub, and never wait on it
+# the tests never need the hub, and never wait on its retries (huggingface_hub read the
+# variable at import: its constant is set too)
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+hub_constants.HF_HUB_OFFLINE = hub_offline()
 REAL_ENV = {k: os.environ.get(k) for k in ("S2ST_ASR_MODEL", "S2ST_TTS_MODEL", "S2ST_VOCODER")}
 # the notebooks' conftest may have set the variables to tiny models already (the order
 # conftests load in differs under pytest-xdist)

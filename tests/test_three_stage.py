@@ -1,5 +1,6 @@
 """The three-stage cascade (07): the language table, each stage, both designs, on tiny models."""
 
+import huggingface_hub
 import numpy as np
 import pytest
 import torch
@@ -223,15 +224,20 @@ def test_bad_choices_fail_before_any_model_runs(kwargs, error, monkeypatch, spee
 
 def test_an_optional_model_that_cannot_load_says_how_to_get_it(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("S2ST_MT_MODEL", str(tmp_path / "no-such-model"))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # read at import
+    monkeypatch.setenv("S2ST_MT_MODEL", "s2st-tests/no-such-model")  # a hub id not in the cache
     models.clear_cache()
     with pytest.raises(ValueError, match="downloads once"):
+        models.load_mt(device="cpu")
+    monkeypatch.setenv("S2ST_MT_MODEL", str(tmp_path / "no-such-model"))  # a folder that is not there
+    with pytest.raises(ValueError, match="which is not a folder here"):
         models.load_mt(device="cpu")
 
 
 def test_a_missing_voice_says_how_to_get_it(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("S2ST_MMS_MODEL", str(tmp_path / "no-such-voice"))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # read at import
+    monkeypatch.setenv("S2ST_MMS_MODEL", "s2st-tests/no-such-voice")
     models.clear_cache()
     with pytest.raises(ValueError, match="could not load .*no-such-voice"):
         next(three_stage.speak("bonjour", "fra", device="cpu"))
