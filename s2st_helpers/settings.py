@@ -54,6 +54,10 @@ def _model(value: str | None, from_env: str | None, name: str, default: str) -> 
     must be a folder: otherwise the hub would be asked for it, and would answer with
     a complaint about the characters of a repository's name."""
     choice = value or from_env or default
+    if isinstance(choice, os.PathLike):
+        choice = os.fspath(choice)
+    if not isinstance(choice, str):
+        raise TypeError(f"a model is a hub id or a folder, got {type(choice).__name__}")
     if choice.startswith(("/", "./", "../", "~", ".\\")) and not os.path.isdir(os.path.expanduser(choice)):
         where = "" if value else f"{name} is "
         raise ValueError(f"{where}{choice!r}, which is not a folder here: point it at a model's folder "

@@ -36,6 +36,9 @@ def test_values(monkeypatch, tmp_path):
     monkeypatch.setenv("S2ST_ASR_MODEL", str(tmp_path))
     monkeypatch.setenv("S2ST_HIDE_SOLUTIONS", "1")
     assert settings.asr_model() == str(tmp_path) and settings.asr_model("other/model") == "other/model"
+    assert settings.tts_model(tmp_path) == str(tmp_path)  # a Path too
+    with pytest.raises(TypeError, match="a hub id or a folder, got int"):
+        settings.vocoder(3)
     assert settings.solutions_hidden()
     # a path that is not there: said so, not sent to the hub as a repository's name
     monkeypatch.setenv("S2ST_ASR_MODEL", "/models/whisper")
