@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import sys
 import tempfile
 import warnings
 
@@ -64,15 +65,13 @@ def translate_for_demo(audio, speaker: str | None = None, synthesis_options: dic
                        progress=None, target: str = ENGLISH):
     """The event handler: audio file path -> ((rate, int16), translated text, details).
     ``progress`` (a ``gr.Progress``) follows the windows of a recording over 30 s."""
-    import gradio as gr
-
     waveform = _checked_audio(audio)
     try:
         result = speech_to_speech_translation(waveform, sampling_rate=SAMPLING_RATE, speaker=speaker or None,
                                               target=target or ENGLISH, progress=_progress_bar(progress),
                                               **(synthesis_options or {}))
     except (ValueError, TypeError) as err:
-        raise gr.Error(f"Could not translate this audio: {err}") from None
+        raise _refused(f"Could not translate this audio: {err}") from None
     speech = (result[0], result[1]) if result[1].size else None
     return speech, result.text or NO_SPEECH, _details(result)
 
@@ -81,8 +80,6 @@ def translate_for_demo_stream(audio, speaker: str | None = None, synthesis_optio
                               progress=None, target: str = ENGLISH):
     """The streaming event handler: yields ((rate, int16 block), translated text, details)
     as the speech is made."""
-    import gradio as gr
-
     waveform = _checked_audio(audio)
     try:
         for block in speech_to_speech_translation_stream(waveform, sampling_rate=SAMPLING_RATE,
@@ -92,25 +89,32 @@ def translate_for_demo_stream(audio, speaker: str | None = None, synthesis_optio
             speech = (block[0], block[1]) if block[1].size else None
             yield speech, block.text or NO_SPEECH, _details(block)
     except (ValueError, TypeError) as err:
-        raise gr.Error(f"Could not translate this audio: {err}") from None
+        raise _refused(f"Could not translate this audio: {err}") from None
 
 
 NO_SPEECH = "(no speech heard)"
 
 
-def _checked_audio(audio):
-    """The recording as a 16 kHz array, or a message for the user."""
+def _refused(message: str):
+    """The message the user sees for bad input; the server's terminal gets one line,
+    not Gradio's traceback for each refused upload."""
     import gradio as gr
 
+    print(f"refused a request: {message}", file=sys.stderr, flush=True)
+    return gr.Error(message, print_exception=False)
+
+
+def _checked_audio(audio):
+    """The recording as a 16 kHz array, or a message for the user."""
     if audio is None:
-        raise gr.Error("No audio yet: record something or upload a file first.")
+        raise _refused("No audio yet: record something or upload a file first.")
     try:
         waveform = load_audio(audio)
     except (ValueError, TypeError) as err:
-        raise gr.Error(f"Could not read this audio: {err}") from None
+        raise _refused(f"Could not read this audio: {err}") from None
     minutes = len(waveform) / SAMPLING_RATE / 60
     if minutes > MAX_MINUTES:
-        raise gr.Error(f"This recording is {minutes:.1f} minutes long; the demo takes up to {MAX_MINUTES}. "
+        raise _refused(f"This recording is {minutes:.1f} minutes long; the demo takes up to {MAX_MINUTES}. "
                        "Cut it, or translate it with the command line: python3 -m s2st_helpers FILE")
     return waveform
 

@@ -211,15 +211,18 @@ def test_streaming_app_sends_blocks(served, mic_clip):
         demo.close()
 
 
-def test_limits_are_stated_and_kept(tiny):
+def test_limits_are_stated_and_kept(tiny, capsys):
     import gradio as gr
 
     from s2st_helpers import demo
 
     assert f"{demo.MAX_MINUTES} minutes" in demo.DESCRIPTION and "100 MB" in demo.DESCRIPTION
     eleven_minutes = (16000, np.zeros(11 * 60 * 16000, np.int16))
-    with pytest.raises(gr.Error, match="11.0 minutes long; the demo takes up to 10"):
+    with pytest.raises(gr.Error, match="11.0 minutes long; the demo takes up to 10") as refused:
         translate_for_demo(eleven_minutes, "slt", OPTIONS)
+    # bad input is the user's message; the server's terminal gets a line, not a traceback
+    assert not refused.value.print_exception
+    assert capsys.readouterr().err.startswith("refused a request: This recording is 11.0 minutes long")
     with pytest.raises(gr.Error, match="11.0 minutes"):
         next(translate_for_demo_stream(eleven_minutes, "slt", OPTIONS))
 
