@@ -53,8 +53,9 @@ class Exercise:
         if not answer or answer[0] is None:
             print(f"Not answered yet. {self.notebook}, exercise {self.number}: {self.task}")
             return False
-        self._needs(answer, context)
-        if "fn" in inspect.signature(self.checker).parameters and not callable(answer[0]):
+        signature = inspect.signature(self.checker)
+        self._needs(signature, answer, context)
+        if "fn" in signature.parameters and not callable(answer[0]):
             print(f"Not yet: that is not a function ({type(answer[0]).__name__}). {self.task}")
             return False
         try:
@@ -65,14 +66,13 @@ class Exercise:
         print(f"Correct: {praise}")
         return True
 
-    def _needs(self, answer: tuple, context: dict) -> None:
+    def _needs(self, signature: inspect.Signature, answer: tuple, context: dict) -> None:
         """Raise a TypeError that says how to call ``check`` where the checker cannot
         take these arguments (its own error would name a private function)."""
-        parameters = list(inspect.signature(self.checker).parameters.values())
         try:
-            inspect.signature(self.checker).bind(*answer, **context)
+            signature.bind(*answer, **context)
         except TypeError as why:
-            others = parameters[1:]
+            others = list(signature.parameters.values())[1:]
             wanted = ", ".join(f"{p.name}=..." for p in others if p.default is p.empty)
             call = f"ex.q{self.number}.check(answer{', ' + wanted if wanted else ''})"
             optional = [p.name for p in others if p.default is not p.empty]

@@ -143,15 +143,12 @@ def _first_of(short: str) -> str:
 
 
 def _from_zip(name: str) -> np.ndarray:
-    if not UTTERANCE.fullmatch(name):  # refused before the download, which may fail offline
-        raise ValueError(f"unknown speaker {name!r}: use one of {sorted(SPEAKERS)} or an utterance "
-                         f"name such as {DEFAULT_SPEAKER!r}")
-    members = _hub_zip()
-    if name not in members:
+    # a name that cannot be an utterance is refused before the download, which may fail offline
+    if not UTTERANCE.fullmatch(name) or name not in _hub_zip():
         raise ValueError(f"unknown speaker {name!r}: use one of {sorted(SPEAKERS)} or an utterance "
                          f"name such as {DEFAULT_SPEAKER!r}")
     with zipfile.ZipFile(_zip_path()) as z:
-        return check_xvector(np.load(io.BytesIO(z.read(members[name])), allow_pickle=False))
+        return check_xvector(np.load(io.BytesIO(z.read(_hub_zip()[name])), allow_pickle=False))
 
 
 @lru_cache(maxsize=1)
