@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from . import SpeechOptions, settings
 from .audio import SAMPLING_RATE, load_audio
 from .cascade import format_timings, speech_to_speech_translation_stream
-from .environment import offline_if_unreachable, quiet_logs
+from .environment import OFFLINE_NOTE, offline_if_unreachable, quiet_logs
 from .translation import WINDOW_SECONDS
 
 
@@ -64,7 +64,7 @@ def main(argv=None) -> int:
         parser.error(f"--output: the folder {output.parent} does not exist")
     quiet_logs()
     if offline_if_unreachable():
-        print("(the Hugging Face hub cannot be reached: working offline, from the cache)", file=sys.stderr)
+        print(OFFLINE_NOTE, file=sys.stderr)
     try:
         options = SpeechOptions(maxlenratio=args.maxlenratio, preset=args.preset, seed=args.seed)
         waveform = load_audio(args.input)
@@ -77,7 +77,7 @@ def main(argv=None) -> int:
             options=options,
             generate_kwargs={"num_beams": args.beams, **({"language": args.language} if args.language else {})},
             progress=lambda done, total: bar.update(min(done, bar.total) - bar.n))  # the last window ends past the end
-        part = Path(args.output).with_name(f".{Path(args.output).name}.part")  # a failed run leaves no half file
+        part = output.with_name(f".{output.name}.part")  # a failed run leaves no half file
         frames, printed, segments, last = 0, "", 0, None
         try:
             with bar, sf.SoundFile(part, "w", samplerate=SAMPLING_RATE, channels=1, subtype="PCM_16",

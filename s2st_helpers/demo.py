@@ -216,11 +216,11 @@ def main(argv=None) -> None:
     parser.add_argument("--maxlenratio", type=float, default=None, help="SpeechT5 length cap")
     parser.add_argument("--stream", action="store_true", help="play the speech while it is being made")
     args = parser.parse_args(argv)
-    from .environment import offline_if_unreachable, quiet_logs
+    from .environment import OFFLINE_NOTE, offline_if_unreachable, quiet_logs
 
     quiet_logs()
     if offline_if_unreachable():
-        print("The Hugging Face hub cannot be reached: working offline, from the cache.", flush=True)
+        print(OFFLINE_NOTE, flush=True)
     options = {} if args.maxlenratio is None else {"maxlenratio": args.maxlenratio}
     demo = launch(build_demo(synthesis_options=options, concurrency_limit=args.concurrency, streaming=args.stream),
                   server_name=args.host, server_port=args.port, share=args.share, inline=False)

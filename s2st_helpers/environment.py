@@ -56,6 +56,9 @@ def versions() -> dict[str, str]:
     return found
 
 
+OFFLINE_NOTE = "The Hugging Face hub cannot be reached: working offline (HF_HUB_OFFLINE=1), from the cache."
+
+
 def hub_reachable(timeout: float = 3.0) -> bool:
     """Whether the hub's host (``HF_ENDPOINT``) takes a connection within ``timeout``
     seconds. Behind a proxy it is taken as reachable: only the proxy could tell."""
@@ -111,7 +114,7 @@ def setup(verbose: bool = True) -> dict:
         print("  " + ", ".join(f"{k} {report[k]}" for k in ("python", *PACKAGES)))
         print("  models: " + ", ".join(report["models"].values()) + f" | preset {report['preset']}")
         if switched:
-            print("  The Hugging Face hub cannot be reached: working offline (HF_HUB_OFFLINE=1), from the cache.")
+            print(f"  {OFFLINE_NOTE}")
     return report
 
 
