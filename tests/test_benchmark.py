@@ -45,12 +45,26 @@ def test_benchmark_prints_both_paths(tiny, tmp_path, monkeypatch):
     assert all(r["first audio"] <= r["total"] for r in result["runs"]["workbook"])
     assert set(result["memory"]) == {"tutorial", "workbook"} and min(result["memory"].values()) > 50
 
+    floor = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "floor.py"), str(raw)],
+                           capture_output=True, text=True, timeout=600)
+    assert floor.returncode == 0, floor.stderr[-3000:]
+    lines = floor.stdout.splitlines()
+    for start in ("this machine: float32 products", "translate", "  Whisper's encoder, one padded window",
+                  "  beam search,", "synthesise", "  SpeechT5's decoder,", "  HiFi-GAN,", "end to end",
+                  "the tutorial's"):
+        assert any(line.startswith(start) for line in lines), (start, floor.stdout)
+    # no measured stage beats its floor (the tiny SpeechT5's floor rounds to 0.000)
+    floors = {line.split()[0]: [float(x) for x in line.split()[-2:]] for line in lines
+              if line.split() and line.split()[0] in ("translate", "synthesise", "end")}
+    assert all(0 <= floor <= measured for floor, measured in floors.values()) and floors["end"][0] > 0, floors
+
 
 def test_benchmark_of_fastest_checks_its_bleu(tiny, tmp_path, monkeypatch):
     roomy_tts(tiny, tmp_path, monkeypatch)
     run = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "cascade_speed.py"), "--reps", "1", "--maxlenratio", "2",
-         "--clip", str(SAMPLES / "it_001.wav"), "--no-memory", "--preset", "fastest", "--quality", str(SAMPLES)],
+         "--clip", str(SAMPLES / "it_001.wav"), "--no-memory", "--preset", "fastest", "--quality", str(SAMPLES),
+         "--json", str(tmp_path / "raw.json")],
         capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     out = run.stdout
@@ -58,6 +72,10 @@ def test_benchmark_of_fastest_checks_its_bleu(tiny, tmp_path, monkeypatch):
                  "BLEU, 7 clips with references, speed layer (fastest)", "fastest's BLEU no lower than the plain tier's"):
         assert line in out, out
     assert "peak memory, workbook / tutorial" not in out
+    # fastest's bfloat16 stages can go under fast's floors: floor.py refuses its timings
+    floor = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "floor.py"), str(tmp_path / "raw.json")],
+                           capture_output=True, text=True, timeout=600)
+    assert floor.returncode != 0 and "takes the timings of preset fast, not 'fastest'" in floor.stderr
 
 
 def test_benchmark_refuses_bad_options(tiny):
