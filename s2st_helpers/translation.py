@@ -190,8 +190,10 @@ def average_logprob(asr, window: torch.Tensor, tokens: list[int], language: str 
 
 def guard_options(seconds: float) -> dict:
     """Generation options of the runaway guard (beam search with 5 beams by
-    default); the token budget as max_length (prompt included), so transformers
-    does not warn about two limits."""
+    default). The cap is given as max_length, the budget plus the 4-token prompt, so
+    transformers does not warn about two limits; Whisper's ``generate`` adds the
+    prompt's length to it again, so up to budget + 4 new tokens are made (both tiers
+    alike: ``fast.whisper_steps.new_token_cap``)."""
     return {"num_beams": BEAMS, "temperature": TEMPERATURES, "compression_ratio_threshold": COMPRESSION_RATIO_THRESHOLD,
             "max_length": PROMPT_TOKENS + token_budget(seconds)}
 

@@ -5,7 +5,7 @@ sends :func:`~s2st_helpers.translate` and :func:`~s2st_helpers.synthesise` throu
 here; ``preset="exact"`` runs the plain tier (:mod:`s2st_helpers.translation`,
 :mod:`s2st_helpers.synthesis`), which reads like the notebooks. The tests hold the
 two equal: the same text token for token, and speech equal to ``generate_speech``'s
-(float32) or within 25 dB SNR of it (int8, bfloat16 HiFi-GAN). ``preset="fastest"``
+(float32) or at least 25 dB SNR from it (int8, bfloat16 HiFi-GAN). ``preset="fastest"``
 adds the one lever that changes the text: Whisper's encoder in bfloat16.
 
 * :mod:`.whisper_steps`: Whisper's encoder once per clip (or per 30 s window of a long

@@ -8,8 +8,8 @@ float32, so these helpers do nothing there.
   speech; 45 dB SNR from float32). The text is not touched.
 * ``fastest``: ``fast``, plus Whisper's encoder, the largest single cost of a short
   clip (a padded 30 s window: 0.51 s to 0.24 s on two cores; each window of a longer
-  recording too, and a window whose first pass loops falls back to ``generate``, in
-  float32). This changes the
+  recording too, and the sampled passes of a window whose first pass loops decode from
+  the same encoding). This changes the
   translated text of some clips (3 of the 27 shared ones), which is why it is a
   preset of its own; ``benchmarks/README.md`` has its BLEU. On a GPU the encoder runs
   in float16, as OpenAI's own Whisper code does by default there.

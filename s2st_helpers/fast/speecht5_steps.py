@@ -2,8 +2,10 @@
 
 Introduced in ``06_speed``; the plain tier (``generate_speech``) is in
 :mod:`s2st_helpers.synthesis`. ``generate_speech`` returns nothing until the whole
-sentence is done; this loop does the same arithmetic in the same order and yields
-the waveform block by block. Three changes from the loop in transformers, all exact:
+sentence is done; this loop takes the same steps in the same order and yields the
+waveform block by block (in float32, the same arithmetic; the ``fast`` preset on a
+CPU gives it int8 linear layers, :mod:`s2st_helpers.fast.int8`). Three changes from
+the loop in transformers, all exact:
 
 * the decoder layers' arithmetic is written out (:class:`SpeechT5DecoderSteps`): the
   library's modules cost more Python per step than the matrix products take. The
