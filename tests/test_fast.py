@@ -591,3 +591,57 @@ def test_a_sentence_too_long_for_the_buffers_is_not_recorded(exact, monkeypatch)
     step = graph_for(model, frames=config.max_text_positions, steps=config.max_speech_positions)
     assert step is not None and calls == [1]
     step.busy.release()
+
+
+@pytest.mark.parametrize("dropout", [None, 0.3])  # 0.3: the prenet's 1 / (1 - p) is not a power of two
+def test_scripted_int8_step_is_the_eager_step_bit_for_bit(tiny, monkeypatch, dropout):
+    from s2st_helpers.fast import speecht5_script
+
+    fast = load_tts(preset="fast")
+    if dropout is not None:
+        monkeypatch.setattr(fast.model.config, "speech_decoder_prenet_dropout", dropout)
+    memory = torch.zeros(1, 5, fast.model.config.hidden_size)
+    assert speecht5_script.scripted(fast.model, memory, 10) is not None  # the int8 model takes the script
+    ids, speaker = ids_for(fast, "Scripted or not, the same bits."), torch.randn(1, 512)
+    scripted = streamed(fast, ids, speaker, seed=6, maxlenratio=4.0)
+    monkeypatch.setattr(speecht5_script, "SCRIPTED", False)
+    eager = streamed(fast, ids, speaker, seed=6, maxlenratio=4.0)
+    assert [len(b) for b in scripted] == [len(b) for b in eager]
+    assert torch.equal(torch.cat(scripted), torch.cat(eager))
+
+
+def test_scripted_step_only_where_it_applies(tiny, exact, monkeypatch):
+    from s2st_helpers.fast import speecht5_script
+
+    memory = torch.zeros(1, 5, exact.model.config.hidden_size)
+    assert speecht5_script.scripted(exact.model, memory, 10) is None  # float32 layers: the eager step
+    fast = load_tts(preset="fast")
+    assert speecht5_script.scripted(fast.model, memory, 10) is not None
+    fast.model.train()  # the positional encoding's dropout would be on: the eager step does that
+    try:
+        assert speecht5_script.scripted(fast.model, memory, 10) is None
+    finally:
+        fast.model.eval()
+    monkeypatch.setattr(speecht5_script, "SCRIPTED", False)
+    assert speecht5_script.scripted(fast.model, memory, 10) is None
+
+
+def test_without_torchscript_the_eager_step_speaks(tiny, monkeypatch):
+    from s2st_helpers.fast import speecht5_script
+
+    fast = load_tts(preset="fast")
+    ids, speaker = ids_for(fast, "No TorchScript here."), torch.randn(1, 512)
+    want = torch.cat(streamed(fast, ids, speaker, seed=7, maxlenratio=4.0))
+
+    def fails(fn):
+        raise RuntimeError("TorchScript is not available")
+
+    speecht5_script.scripted_step.cache_clear()
+    monkeypatch.setattr(torch.jit, "script", fails)
+    try:
+        assert speecht5_script.scripted_step() is None
+        memory = torch.zeros(1, 5, fast.model.config.hidden_size)
+        assert speecht5_script.scripted(fast.model, memory, 10) is None
+        assert torch.equal(torch.cat(streamed(fast, ids, speaker, seed=7, maxlenratio=4.0)), want)
+    finally:
+        speecht5_script.scripted_step.cache_clear()

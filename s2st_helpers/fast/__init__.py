@@ -12,6 +12,8 @@ adds the one lever that changes the text: Whisper's encoder in bfloat16.
   recording); its beam search (the beams as one batch) and greedy loop written out,
   with the timestamp rules the windows are decoded with.
 * :mod:`.speecht5_steps`: SpeechT5's decoder loop written out, yielding audio in blocks.
+* :mod:`.speecht5_script`: on a CPU, that loop's int8 step as one TorchScript function,
+  the same operations without Python between them.
 * :mod:`.half_weights`: on a CPU, Whisper's decoder weights read in float16, where
   they are float16 values (OpenAI's are): the same numbers in half the bytes.
 * :mod:`.hifigan_stream`: HiFi-GAN fed block by block, keeping its state, its

@@ -113,6 +113,7 @@ def direct(*linears):
         def call(x):
             out = torch.ops.quantized.linear_dynamic(x, packed, reduce_range)
             return out if len(sizes) == 1 else list(out.split(sizes, dim=-1))
+        call.packed, call.reduce_range = packed, reduce_range  # for the scripted step (speecht5_script.py)
         return call
     calls = [functools.partial(F.linear, weight=l.weight, bias=l.bias) if type(l) is torch.nn.Linear else l
              for l in linears]

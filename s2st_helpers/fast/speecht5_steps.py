@@ -67,6 +67,8 @@ def speech_blocks(model, vocoder, input_ids: torch.Tensor, speaker: torch.Tensor
     the random generator is put back as it was after the stop, so the speech and the
     generator's state are the same for any value.
     """
+    from .speecht5_script import scripted  # it builds on this module's step
+
     first_block = FIRST_BLOCK if first_block is None else first_block  # read now: 06's exercise changes it
     config = model.config
     r = config.reduction_factor
@@ -82,7 +84,7 @@ def speech_blocks(model, vocoder, input_ids: torch.Tensor, speaker: torch.Tensor
     postnet = model.speech_decoder_postnet
     graphed = _graphed(model, memory, maxlen + 1)
     try:  # from here on the graphed step is released however this ends
-        steps = graphed or EagerStep(model, memory, maxlen + 1)
+        steps = graphed or scripted(model, memory, maxlen + 1) or EagerStep(model, memory, maxlen + 1)
         frames: list[torch.Tensor] = []  # (r, n_mels) per step, before the postnet
         voice = StreamingHifiGan(vocoder) if vocoder is not None else None
         done, step, growth = 0, 0, first_block
