@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from .speecht5_steps import EagerStep, dropout_keep, step_calls
 
 SCRIPTED = True  # off: the eager step, as on a CPU without TorchScript
+LAYER_LINEARS = ("qkv", "out", "cross_query", "cross_out", "up", "down")  # LayerCalls' products, in _step's order
 
 
 def _attend(query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
@@ -97,14 +98,13 @@ class ScriptedStep(EagerStep):
         calls, decoder = self.calls, self.decoder
         self.function = function
         self.packed_prenet = [c.packed for c in (*calls.prenet, calls.prenet_final, calls.speaker)]
-        self.linears = [getattr(layer, name).packed for layer in calls.layers
-                        for name in ("qkv", "out", "cross_query", "cross_out", "up", "down")]
+        self.linears = [getattr(layer, name).packed for layer in calls.layers for name in LAYER_LINEARS]
         self.linears.append(calls.spectrum_and_stop.packed)
         self.norms = [t for layer in calls.layers for norm in layer.norms
                       for t in (norm.keywords["weight"], norm.keywords["bias"])]
         first = calls.layers[0]
         self.options = dict(heads=first.num_heads, head_dim=first.head_dim, scaling=first.scaling,
-                            eps=first.norms[0].keywords["eps"], reduce_range=calls.layers[0].qkv.reduce_range,
+                            eps=first.norms[0].keywords["eps"], reduce_range=first.qkv.reduce_range,
                             spectrum_width=self.r * self.n_mels)
         self.cross_keys = [keys for keys, _ in decoder.cross]
         self.cross_values = [values for _, values in decoder.cross]
@@ -126,15 +126,18 @@ class ScriptedStep(EagerStep):
 
 def scripted(model, memory: torch.Tensor, capacity: int) -> ScriptedStep | None:
     """The scripted step where it applies: on a CPU, a model in eval mode with every
-    linear layer of the step in int8 and GELU between its feed-forward layers, and
-    TorchScript at hand; otherwise None (take the eager step)."""
+    linear layer of the step in int8 (one quantisation scheme), GELU between its
+    feed-forward layers and one epsilon in its norms, and TorchScript at hand;
+    otherwise None (take the eager step)."""
     if not SCRIPTED or memory.device.type != "cpu" or model.training:
         return None
     calls = step_calls(model)
-    layers = [*calls.prenet, calls.prenet_final, calls.speaker, calls.spectrum_and_stop,
-              *(getattr(layer, name) for layer in calls.layers
-                for name in ("qkv", "out", "cross_query", "cross_out", "up", "down"))]
-    if not all(hasattr(call, "packed") for call in layers) or any(l.act is not F.gelu for l in calls.layers):
+    linears = [*calls.prenet, calls.prenet_final, calls.speaker, calls.spectrum_and_stop,
+               *(getattr(layer, name) for layer in calls.layers for name in LAYER_LINEARS)]
+    if not all(hasattr(call, "packed") for call in linears) or len({c.reduce_range for c in linears}) > 1:
+        return None
+    epsilons = {norm.keywords["eps"] for layer in calls.layers for norm in layer.norms}
+    if any(layer.act is not F.gelu for layer in calls.layers) or len(epsilons) > 1:
         return None
     function = scripted_step()
     return None if function is None else ScriptedStep(model, memory, capacity, function)
