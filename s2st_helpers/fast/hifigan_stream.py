@@ -19,8 +19,25 @@ import torch.nn.functional as F
 from .kept import kept
 
 
+POST_SLOPE = 0.01  # upstream's leaky ReLU before conv_post takes the default slope
+
+
 def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
+
+
+def _join(kept: torch.Tensor | None, x: torch.Tensor, slope: float | None) -> torch.Tensor:
+    """``kept`` followed by ``x``, or by leaky ReLU(``x``) with ``slope``: the ReLU
+    writes its output right after the kept rows, so the block is not copied again to
+    join it on (joining by ``torch.cat`` took ~0.06 s of 300 frames' 0.7 s)."""
+    if slope is None:
+        return x if kept is None else torch.cat([kept, x])
+    if kept is None or not len(kept):
+        return F.leaky_relu(x, slope)
+    joined = x.new_empty(len(kept) + len(x), x.shape[1])
+    joined[:len(kept)] = kept
+    torch._C._nn.leaky_relu(x, slope, out=joined[len(kept):])
+    return joined
 
 
 class _Conv:
@@ -36,8 +53,10 @@ class _Conv:
         self.run = conv1d(conv)  # the convolution without padding, (time, channels) in and out
         self.buffer, self.start, self.done = None, 0, 0  # inputs kept from index start; outputs made
 
-    def __call__(self, x: torch.Tensor, final: bool) -> torch.Tensor:
-        buffer = x if self.buffer is None else torch.cat([self.buffer, x])
+    def __call__(self, x: torch.Tensor, final: bool, slope: float | None = None) -> torch.Tensor:
+        """The outputs now complete, for input ``x`` (through a leaky ReLU first, if
+        ``slope`` is given)."""
+        buffer = _join(self.buffer, x, slope)
         available = self.start + len(buffer)
         end = available if final else available - self.pad
         if end <= self.done:
@@ -45,7 +64,9 @@ class _Conv:
             return buffer.new_zeros(0, self.conv.out_channels)
         lo, hi = self.done - self.pad, end + self.pad
         piece = buffer[max(lo, self.start) - self.start:min(hi, available) - self.start]
-        piece = F.pad(piece, (0, 0, max(0, self.start - lo), max(0, hi - available)))  # the signal's own zeros
+        before, after = max(0, self.start - lo), max(0, hi - available)
+        if before or after:  # the signal's own zeros, at its ends (F.pad copies even when it adds none)
+            piece = F.pad(piece, (0, 0, before, after))
         out = self.run(piece)
         keep = max(self.start, end - self.pad)
         self.buffer, self.start, self.done = buffer[keep - self.start:], keep, end
@@ -62,8 +83,8 @@ class _ConvTranspose:
             raise ValueError("only kernel - stride = 2 * padding upsamplers stream here")
         self.buffer, self.start, self.done = None, 0, 0
 
-    def __call__(self, x: torch.Tensor, final: bool) -> torch.Tensor:
-        buffer = x if self.buffer is None else torch.cat([self.buffer, x])
+    def __call__(self, x: torch.Tensor, final: bool, slope: float | None = None) -> torch.Tensor:
+        buffer = _join(self.buffer, x, slope)
         available = self.start + len(buffer)
         # output t uses inputs ceil((t+p-k+1)/s) .. floor((t+p)/s)
         end = self.s * available if final else self.s * available - self.p
@@ -93,7 +114,7 @@ class _ResBlock:
     def __call__(self, x: torch.Tensor, final: bool) -> torch.Tensor:
         for i, (conv1, conv2) in enumerate(self.units):
             pending = x if self.pending[i] is None else torch.cat([self.pending[i], x])
-            out = conv2(F.leaky_relu(conv1(F.leaky_relu(x, self.slope), final), self.slope), final)
+            out = conv2(conv1(x, final, self.slope), final, self.slope)
             n = len(out)
             x, self.pending[i] = out + pending[:n], pending[n:]
         return x
@@ -124,7 +145,7 @@ class StreamingHifiGan:
         dtype = v.conv_pre.weight.dtype  # bfloat16 where fast.bf16 stored it so
         hidden = self.pre(spectrogram.to(dtype), final)  # (time, channels) throughout
         for upsample, blocks, pending in zip(self.upsamplers, self.stages, self.pending):
-            hidden = upsample(F.leaky_relu(hidden, v.config.leaky_relu_slope), final)
+            hidden = upsample(hidden, final, v.config.leaky_relu_slope)
             branches = []
             for j, block in enumerate(blocks):
                 out = block(hidden, final)
@@ -136,7 +157,7 @@ class StreamingHifiGan:
             for j, b in enumerate(branches):
                 pending[j] = b[n:]
             hidden = total / len(blocks)
-        hidden = torch.tanh(self.post(F.leaky_relu(hidden), final).float())
+        hidden = torch.tanh(self.post(hidden, final, POST_SLOPE).float())
         return hidden.reshape(-1)
 
 
