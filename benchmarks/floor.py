@@ -33,6 +33,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from s2st_helpers.audio import load_audio
 from s2st_helpers.fast.hifigan_stream import StreamingHifiGan
+from s2st_helpers.fast.speecht5_steps import FIRST_BLOCK, MAX_BLOCK, VOCODER_LAG
 from s2st_helpers.models import load_asr, load_tts
 from s2st_helpers.translation import whisper_features
 
@@ -112,10 +113,11 @@ def speecht5_work(tts, text: str, frames: int) -> dict:
 
 
 def stream(vocoder, mel: torch.Tensor) -> None:
-    """HiFi-GAN as the workbook's cascade runs it: the speed layer's stream, in
-    blocks of 40, 32, then 64 frames."""
+    """HiFi-GAN as the workbook's cascade runs it: the speed layer's stream, in its
+    blocks (the first with HiFi-GAN's lag, then doubling up to MAX_BLOCK)."""
     voice, done = StreamingHifiGan(vocoder), 0
-    for block in itertools.chain([40, 32], itertools.repeat(64)):
+    doubling = (min(FIRST_BLOCK * 2**k, MAX_BLOCK) for k in itertools.count(1))
+    for block in itertools.chain([FIRST_BLOCK + VOCODER_LAG], doubling):
         voice(mel[done:done + block], final=done + block >= len(mel))
         done += block
         if done >= len(mel):

@@ -23,7 +23,7 @@ from typing import List  # TorchScript reads List[...] from the annotations
 import torch
 import torch.nn.functional as F
 
-from .speecht5_steps import EagerStep, dropout_keep, step_calls
+from .speecht5_steps import EagerStep, prenet_keeps, step_calls
 
 SCRIPTED = True  # off: the eager step, as on a CPU without TorchScript
 LAYER_LINEARS = ("qkv", "out", "cross_query", "cross_out", "up", "down")  # LayerCalls' products, in _step's order
@@ -93,13 +93,11 @@ class ScriptedStep(EagerStep):
     """:class:`~s2st_helpers.fast.speecht5_steps.EagerStep` with its arithmetic in
     :func:`scripted_step`: the same interface, the same dropout draws, the same bits."""
 
-    def __init__(self, model, memory: torch.Tensor, capacity: int, function):
+    def __init__(self, model, memory: torch.Tensor, capacity: int, function, packed: tuple[list, list]):
         super().__init__(model, memory, capacity)
         calls, decoder = self.calls, self.decoder
         self.function = function
-        self.packed_prenet = [c.packed for c in (*calls.prenet, calls.prenet_final, calls.speaker)]
-        self.linears = [getattr(layer, name).packed for layer in calls.layers for name in LAYER_LINEARS]
-        self.linears.append(calls.spectrum_and_stop.packed)
+        self.packed_prenet, self.linears = packed
         self.norms = [t for layer in calls.layers for norm in layer.norms
                       for t in (norm.keywords["weight"], norm.keywords["bias"])]
         first = calls.layers[0]
@@ -113,9 +111,8 @@ class ScriptedStep(EagerStep):
         self.p = self.prenet.config.speech_decoder_prenet_dropout
 
     def step(self, step: int) -> torch.Tensor:
-        keeps = [dropout_keep(step, layer.out_features, self.p, self.last) for layer in self.prenet.layers]
         spectrum, self.stop = self.function(
-            self.last, keeps, self.positions[:, step - 1:step], self.speaker, self.packed_prenet, self.linears,
+            self.last, prenet_keeps(self.prenet, step, self.last), self.positions[:, step - 1:step], self.speaker, self.packed_prenet, self.linears,
             self.norms, self.decoder.keys, self.decoder.values, self.decoder.length, self.cross_keys,
             self.cross_values, self.alpha, self.p, **self.options)
         self.decoder.length += 1
@@ -132,12 +129,21 @@ def scripted(model, memory: torch.Tensor, capacity: int) -> ScriptedStep | None:
     if not SCRIPTED or memory.device.type != "cpu" or model.training:
         return None
     calls = step_calls(model)
-    linears = [*calls.prenet, calls.prenet_final, calls.speaker, calls.spectrum_and_stop,
-               *(getattr(layer, name) for layer in calls.layers for name in LAYER_LINEARS)]
-    if not all(hasattr(call, "packed") for call in linears) or len({c.reduce_range for c in linears}) > 1:
-        return None
+    packed = _packed(calls)
     epsilons = {norm.keywords["eps"] for layer in calls.layers for norm in layer.norms}
-    if any(layer.act is not F.gelu for layer in calls.layers) or len(epsilons) > 1:
+    if packed is None or any(layer.act is not F.gelu for layer in calls.layers) or len(epsilons) > 1:
         return None
     function = scripted_step()
-    return None if function is None else ScriptedStep(model, memory, capacity, function)
+    return None if function is None else ScriptedStep(model, memory, capacity, function, packed)
+
+
+def _packed(calls) -> tuple[list, list] | None:
+    """The step's int8 weights in ``_step``'s order: (the prenet's layers, its final
+    layer and the speaker layer; six per decoder layer, then the heads), or None where
+    a layer is not int8 or the layers differ in their quantisation scheme."""
+    prenet = [*calls.prenet, calls.prenet_final, calls.speaker]
+    linears = [*(getattr(layer, name) for layer in calls.layers for name in LAYER_LINEARS), calls.spectrum_and_stop]
+    if not all(hasattr(call, "packed") for call in prenet + linears) \
+            or len({call.reduce_range for call in prenet + linears}) > 1:
+        return None
+    return [call.packed for call in prenet], [call.packed for call in linears]

@@ -321,9 +321,14 @@ def _prenet_last(calls: StepCalls, prenet, last: torch.Tensor, step: int, speake
     """The decoder prenet's output for the newest frame only. Upstream draws each
     dropout mask for all ``step`` frames and uses the last row; drawing the same
     shape keeps the random stream, and so the output, the same."""
+    return prenet_frame(calls, prenet, last, prenet_keeps(prenet, step, last),
+                        prenet.encode_positions.pe[:, step - 1:step], speaker)
+
+
+def prenet_keeps(prenet, step: int, like: torch.Tensor) -> list[torch.Tensor]:
+    """The prenet's dropout masks for step ``step``, one per layer (:func:`dropout_keep`)."""
     p = prenet.config.speech_decoder_prenet_dropout
-    keeps = [dropout_keep(step, layer.out_features, p, last) for layer in prenet.layers]
-    return prenet_frame(calls, prenet, last, keeps, prenet.encode_positions.pe[:, step - 1:step], speaker)
+    return [dropout_keep(step, layer.out_features, p, like) for layer in prenet.layers]
 
 
 def prenet_frame(calls: StepCalls, prenet, last: torch.Tensor, keeps, position: torch.Tensor,
