@@ -310,7 +310,8 @@ def main(argv=None):
     memory = {} if args.no_memory else {name: peak_memory(args, name) for name in ("tutorial", "workbook")}
     print(report(result, memory, args), flush=True)
     if args.json:
-        Path(args.json).write_text(json.dumps({**result, "preset": args.preset, "memory": memory}, indent=1))
+        Path(args.json).write_text(json.dumps({**result, "preset": args.preset, "maxlenratio": args.maxlenratio,
+                                               "memory": memory}, indent=1))
     if args.quality:
         print(quality(args.quality, args.clip, args.maxlenratio, args.preset))
 

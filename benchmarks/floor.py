@@ -8,6 +8,12 @@ weights read at the memory's rate, whichever the stage is bound by. No code doin
 same arithmetic can beat the floor, so the tutorial's total over the floor is the
 most any speed-up of this kind can reach on this machine.
 
+It also runs the cascade once under PyTorch's profiler and sums the time spent inside
+the library's own kernels for the matrix products, convolutions and attention. Those
+kernels run at their own rates, below the machine's; no change in how the workbook
+calls them can go under their sum, so the tutorial's total over it is the most these
+kernels allow.
+
     python benchmarks/cascade_speed.py --maxlenratio 4 --json /tmp/raw.json
     python benchmarks/floor.py /tmp/raw.json
 
@@ -29,7 +35,10 @@ import time
 
 import numpy as np
 import torch
+from torch.profiler import profile
 from torch.utils.flop_counter import FlopCounterMode
+
+from s2st_helpers import speech_to_speech_translation_stream
 
 from s2st_helpers.audio import load_audio
 from s2st_helpers.fast.hifigan_stream import StreamingHifiGan
@@ -39,6 +48,9 @@ from s2st_helpers.translation import whisper_features
 
 HOP = 256  # HiFi-GAN's samples per spectrogram frame (4 x 4 x 4 x 4 upsampling)
 BEAMS = 5
+# the library's compute kernels, by the names the profiler gives them (self time: none counted twice)
+KERNELS = {"matrix products": ("addmm", "aten::mm", "bmm", "linear_dynamic"),
+           "convolutions": ("conv",), "attention": ("scaled_dot_product", "flash_attention")}
 REST = {"translate": "the rest: features, prompt, beam search", "synthesise": "the rest: text encoder, decoder steps"}
 
 
@@ -124,6 +136,43 @@ def stream(vocoder, mel: torch.Tensor) -> None:
             return
 
 
+def kernel_times(waveform: np.ndarray, maxlenratio: float | None) -> dict:
+    """One warm run of the ``fast`` cascade under the profiler: seconds inside each
+    group of ``KERNELS``, in all other operations, the run's wall time and its text."""
+    def run():
+        for block in speech_to_speech_translation_stream({"array": waveform, "sampling_rate": 16000},
+                                                         maxlenratio=maxlenratio, preset="fast"):
+            pass
+        return block.text
+
+    run()  # the first run lays weights out once
+    with profile() as prof:
+        start = time.perf_counter()
+        text = run()
+        wall = time.perf_counter() - start
+    out = {group: 0.0 for group in KERNELS} | {"other": 0.0}
+    for event in prof.key_averages():
+        name = event.key.lower()
+        group = next((g for g, parts in KERNELS.items() if any(p in name for p in parts)), "other")
+        out[group] += event.self_cpu_time_total / 1e6
+    return {**out, "wall": wall, "text": text}
+
+
+def kernels_report(kernels: dict, raw: dict) -> str:
+    tutorial = statistics.median(r["total"] for r in raw["runs"]["tutorial"])
+    groups = list(KERNELS)
+    total = sum(kernels[g] for g in groups)
+    said = "" if kernels["text"] == raw["runs"]["workbook"][-1]["text"] else f" (it said {kernels['text']!r})"
+    return "\n".join([
+        f"PyTorch's kernels alone, in one profiled run of the cascade{said}: "
+        + ", ".join(f"{g} {kernels[g]:.3f} s" for g in groups) + f"; total {total:.3f} s",
+        f"  all other operations {kernels['other']:.3f} s; between operations (Python, the profiler) "
+        f"{kernels['wall'] - total - kernels['other']:.3f} s; the profiled run took {kernels['wall']:.3f} s",
+        f"the tutorial's {tutorial:.2f} s over these kernels alone: {tutorial / total:.2f}x at most with them; "
+        + (f"4x leaves {tutorial / 4 - total:.3f} s for everything else" if tutorial / 4 > total
+           else "4x would need faster kernels than these")])
+
+
 def report(raw: dict, rates: tuple[float, float], whisper: dict, speecht5: dict, frames: int) -> str:
     flops, read = rates
     measured = {k: statistics.median(r[k] for r in raw["runs"]["workbook"]) for k in ("translate", "synthesise",
@@ -177,9 +226,11 @@ def main(argv=None) -> None:
     asr, tts = load_asr(), load_tts(preset="fast")
     if tts.device.type != "cpu":
         raise ValueError("floor.py counts a CPU's floors; on a GPU the steps are bound by launches, not bytes")
-    whisper = whisper_work(asr, load_audio(raw["clip"]), text)
+    waveform = load_audio(raw["clip"])
+    whisper = whisper_work(asr, waveform, text)
     speecht5 = speecht5_work(tts, text, frames)
     print(report(raw, machine_rates(), whisper, speecht5, frames))
+    print(kernels_report(kernel_times(waveform, raw.get("maxlenratio")), raw))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 here; the timings that count come from running it by hand, see benchmarks/README.md)."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -57,6 +58,11 @@ def test_benchmark_prints_both_paths(tiny, tmp_path, monkeypatch):
     floors = {line.split()[0]: [float(x) for x in line.split()[-2:]] for line in lines
               if line.split() and line.split()[0] in ("translate", "synthesise", "end")}
     assert all(0 <= floor <= measured for floor, measured in floors.values()) and floors["end"][0] > 0, floors
+    # the library's kernels, profiled in a run of the cascade: within that run's time, and a bound beside it
+    kernels = next(line for line in lines if line.startswith("PyTorch's kernels alone, in one profiled run"))
+    total = float(re.search(r"total ([\d.]+) s", kernels)[1])
+    wall = float(re.search(r"the profiled run took ([\d.]+) s", floor.stdout)[1])
+    assert 0 < total < wall and "x at most with them" in floor.stdout, floor.stdout
 
 
 def test_benchmark_of_fastest_checks_its_bleu(tiny, tmp_path, monkeypatch):
