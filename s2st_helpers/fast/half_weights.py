@@ -57,6 +57,7 @@ def _half_linear(weight: torch.Tensor, bias: torch.Tensor | None):
     def call(x: torch.Tensor) -> torch.Tensor:
         out = torch.ops.quantized.linear_dynamic_fp16(x.reshape(-1, x.shape[-1]), packed)
         return out.view(*x.shape[:-1], outputs)
+    call.packed = packed  # for the scripted beam step (whisper_script.py), which calls the kernel itself
     return call
 
 

@@ -176,6 +176,9 @@ class WhisperBeamSteps:
         self.keys, self.values = steps.keys.new_empty(shape), steps.values.new_empty(shape)
         self.keys[:, :, :, :n] = steps.keys[:, :, :, :n]
         self.values[:, :, :, :n] = steps.values[:, :, :, :n]
+        from .whisper_script import scripted  # it builds on this module's step
+
+        self.scripted = scripted(steps)  # the same step from TorchScript, on a CPU (whisper_script.py)
 
     def reorder(self, parents: torch.Tensor) -> None:
         """Beam b continues beam ``parents[b]``: copy the caches into place (only the
@@ -190,6 +193,10 @@ class WhisperBeamSteps:
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
         """Feed one token per beam (shape (B,)); returns the next-token logits (B, vocab)."""
         steps, n, beams = self.steps, self.length, len(tokens)
+        if self.scripted is not None:
+            logits = self.scripted(tokens, self.keys, self.values, n)
+            self.length += 1
+            return logits
         decoder = steps.decoder
         hidden = decoder.embed_tokens(tokens[:, None]) + decoder.embed_positions.weight[n:n + 1]
         for i, layer in enumerate(steps.layers):
