@@ -7,9 +7,9 @@ own ``generate``, each as 01 calls it. What it adds to the pipeline, and why:
 
 * Beam search with 5 beams, as the transformers 5 pipeline decodes, but guarded
   (below): on read speech it translates better than greedy decoding. On 27 real
-  clips on 2 CPU cores, the plain tier's ``generate`` took 2.7 times the speed
+  clips on 2 CPU cores, the plain tier's ``generate`` took 3.4 times the speed
   layer's greedy time; the speed layer decodes the five beams as one batch and
-  took 1.2 times (``benchmarks/beam_search.py``).
+  took 1.1 times (``benchmarks/beam_search.py``).
   ``num_beams=1`` (greedy) is one argument away.
 * A runaway guard: on real speech whisper-base sometimes loops ("it has been
   reported that it has been reported ..."). OpenAI's compression-ratio threshold
