@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from . import SpeechOptions, settings
 from .audio import SAMPLING_RATE, load_audio
 from .cascade import format_timings, speech_to_speech_translation_stream
-from .environment import OFFLINE_NOTE, offline_if_unreachable, quiet_logs
+from .environment import OFFLINE_NOTE, fit_threads, offline_if_unreachable, quiet_logs
 from .translation import WINDOW_SECONDS
 
 
@@ -63,6 +63,7 @@ def main(argv=None) -> int:
     if not output.parent.is_dir():
         parser.error(f"--output: the folder {output.parent} does not exist")
     quiet_logs()
+    fit_threads()  # a container's CPU limit, not the machine's cores
     if offline_if_unreachable():
         print(OFFLINE_NOTE, file=sys.stderr)
     try:

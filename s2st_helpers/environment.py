@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import glob
 import logging
+import math
 import os
 import platform
 import sys
 import warnings
 from importlib import metadata
+from pathlib import Path
 
 from . import settings
 from .models import pick_device
@@ -54,6 +56,55 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             found[name] = "not installed"
     return found
+
+
+def cpu_quota(root: str | os.PathLike = "/sys/fs/cgroup", proc: str | os.PathLike = "/proc/self/cgroup") -> float | None:
+    """The CPUs this process's control group may use: its CFS quota over its period
+    (cgroup v2's ``cpu.max``, else v1's ``cpu.cfs_quota_us``), or None where none is
+    set or none can be read (not Linux, no cgroups). A container's CPU limit (Docker's
+    ``--cpus``, a Kubernetes or JupyterHub limit) is such a quota: the machine's cores
+    all stay visible, and PyTorch counts them."""
+    root = Path(root)
+    try:
+        lines = Path(proc).read_text().splitlines()
+    except OSError:
+        lines = []
+    own = next((line.split(":", 2)[2] for line in lines if line.startswith("0::")), "/")
+    for folder in dict.fromkeys((root / own.lstrip("/"), root)):  # v2: the process's own group, else the root
+        try:
+            quota, period = (folder / "cpu.max").read_text().split()[:2]
+            return None if quota == "max" else int(quota) / int(period)
+        except (OSError, ValueError):
+            continue
+    try:  # v1
+        quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+        return quota / period if quota > 0 and period > 0 else None
+    except (OSError, ValueError):
+        return None
+
+
+def fit_threads() -> int | None:
+    """Give PyTorch no more CPU threads than the container's CPU quota (rounded down,
+    at least one); returns the new count, or None where nothing changed.
+
+    PyTorch starts a thread per visible core. Under a quota the threads take turns on
+    fewer cores, and each small operation waits at a barrier for the thread that is
+    off a core: a decoder step, made of hundreds of small operations, slows by many
+    times. ``OMP_NUM_THREADS`` (or ``MKL_NUM_THREADS``), when set, is the user's
+    choice and is kept."""
+    import torch
+
+    if os.environ.get("OMP_NUM_THREADS") or os.environ.get("MKL_NUM_THREADS"):
+        return None
+    quota = cpu_quota()
+    if quota is None:
+        return None
+    allowed = max(1, math.floor(quota))
+    if torch.get_num_threads() <= allowed:
+        return None
+    torch.set_num_threads(allowed)
+    return allowed
 
 
 OFFLINE_NOTE = "The Hugging Face hub cannot be reached: working offline (HF_HUB_OFFLINE=1), from the cache."
@@ -98,13 +149,17 @@ def setup(verbose: bool = True) -> dict:
     quiet_logs()
     device = pick_device()
     switched = offline_if_unreachable()
+    import torch
+
+    counted = torch.get_num_threads()
+    fitted = fit_threads()
+
     report = {"where": "Colab" if in_colab() else "local", "device": str(device), **versions(),
+              "cpu threads": torch.get_num_threads(),
               "offline": hub_offline(),
               "preset": settings.preset(),
               "models": {"asr": settings.asr_model(), "tts": settings.tts_model(), "vocoder": settings.vocoder()}}
     if device.type == "cuda":
-        import torch
-
         report["gpu"] = torch.cuda.get_device_name(device)
     if verbose:
         print(f"Running {report['where']} on {report['device']}" + (f" ({report['gpu']})" if "gpu" in report else ""))
@@ -112,6 +167,9 @@ def setup(verbose: bool = True) -> dict:
             print("  No GPU: everything works, just slower."
                   + (" In Colab: Runtime > Change runtime type > T4 GPU." if in_colab() else ""))
         print("  " + ", ".join(f"{k} {report[k]}" for k in ("python", *PACKAGES)))
+        if fitted:
+            print(f"  CPU threads: {fitted}, as this container's CPU limit allows (PyTorch had started "
+                  f"{counted}, one per core it can see)")
         print("  models: " + ", ".join(report["models"].values()) + f" | preset {report['preset']}")
         if switched:
             print(f"  {OFFLINE_NOTE}")

@@ -98,3 +98,66 @@ def test_hub_reachable_asks_the_endpoints_host(monkeypatch):
     assert environment.hub_reachable() is False and asked == [("hub.example.org", 443)]
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy:3128")  # only the proxy could tell
     assert environment.hub_reachable() is True and len(asked) == 1
+
+
+def cgroups(tmp_path, v2: str | None = None, v1: tuple[str, str] | None = None, own: str = "/"):
+    root, proc = tmp_path / "cgroup", tmp_path / "proc-cgroup"
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    proc.write_text(f"0::{own}\n")
+    if v2 is not None:
+        folder = root / own.lstrip("/")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "cpu.max").write_text(v2 + "\n")
+    if v1 is not None:
+        (root / "cpu").mkdir(parents=True, exist_ok=True)
+        (root / "cpu" / "cpu.cfs_quota_us").write_text(v1[0] + "\n")
+        (root / "cpu" / "cpu.cfs_period_us").write_text(v1[1] + "\n")
+    return {"root": root, "proc": proc}
+
+
+def test_cpu_quota_reads_cgroup_v2_and_v1(tmp_path):
+    assert environment.cpu_quota(**cgroups(tmp_path / "a", v2="150000 100000")) == 1.5
+    assert environment.cpu_quota(**cgroups(tmp_path / "b", v2="max 100000")) is None  # no limit
+    # a JupyterHub user's own group, below the root
+    assert environment.cpu_quota(**cgroups(tmp_path / "c", v2="200000 100000", own="/user.slice/u1")) == 2.0
+    assert environment.cpu_quota(**cgroups(tmp_path / "d", v1=("400000", "100000"))) == 4.0
+    assert environment.cpu_quota(**cgroups(tmp_path / "e", v1=("-1", "100000"))) is None
+    assert environment.cpu_quota(**cgroups(tmp_path / "f", v2="garbled")) is None
+    assert environment.cpu_quota(tmp_path / "nothing", tmp_path / "nothing") is None
+
+
+@pytest.fixture
+def threads():
+    import torch
+
+    before = torch.get_num_threads()
+    yield torch
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("quota, want", [(1.5, 1), (0.5, 1), (None, None), (64.0, None)])
+def test_fit_threads_keeps_pytorch_within_the_quota(threads, monkeypatch, quota, want):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    threads.set_num_threads(2)
+    monkeypatch.setattr(environment, "cpu_quota", lambda: quota)
+    assert environment.fit_threads() == want
+    assert threads.get_num_threads() == (want or 2)
+
+
+def test_fit_threads_leaves_a_users_thread_count_alone(threads, monkeypatch):
+    threads.set_num_threads(2)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    monkeypatch.setattr(environment, "cpu_quota", lambda: 1.0)
+    assert environment.fit_threads() is None and threads.get_num_threads() == 2
+
+
+def test_setup_says_when_it_fits_the_threads(threads, monkeypatch, capsys):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    threads.set_num_threads(2)
+    monkeypatch.setattr(environment, "cpu_quota", lambda: 1.0)
+    report = environment.setup()
+    assert report["cpu threads"] == 1
+    assert "CPU threads: 1, as this container's CPU limit allows (PyTorch had started 2" in capsys.readouterr().out
