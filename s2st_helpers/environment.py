@@ -60,7 +60,8 @@ def versions() -> dict[str, str]:
 
 def cpu_quota(root: str | os.PathLike = "/sys/fs/cgroup", proc: str | os.PathLike = "/proc/self/cgroup") -> float | None:
     """The CPUs this process's control group may use: its CFS quota over its period
-    (cgroup v2's ``cpu.max``, else v1's ``cpu.cfs_quota_us``), or None where none is
+    (cgroup v2's ``cpu.max``, the least of its group's and those above it; else v1's
+    ``cpu.cfs_quota_us``), or None where none is
     set or none can be read (not Linux, no cgroups). A container's CPU limit (Docker's
     ``--cpus``, a Kubernetes or JupyterHub limit) is such a quota: the machine's cores
     all stay visible, and PyTorch counts them."""
@@ -69,13 +70,18 @@ def cpu_quota(root: str | os.PathLike = "/sys/fs/cgroup", proc: str | os.PathLik
         lines = Path(proc).read_text().splitlines()
     except OSError:
         lines = []
-    own = next((line.split(":", 2)[2] for line in lines if line.startswith("0::")), "/")
-    for folder in dict.fromkeys((root / own.lstrip("/"), root)):  # v2: the process's own group, else the root
+    own = Path(next((line.split(":", 2)[2] for line in lines if line.startswith("0::")), "/").strip())
+    found, limits = False, []
+    for group in (own, *own.parents):  # v2: a limit on the process's group or on any group above it binds
         try:
-            quota, period = (folder / "cpu.max").read_text().split()[:2]
-            return None if quota == "max" else int(quota) / int(period)
+            quota, period = (root / group.relative_to("/") / "cpu.max").read_text().split()[:2]
+            found = True
+            if quota != "max":
+                limits.append(int(quota) / int(period))
         except (OSError, ValueError):
             continue
+    if found:
+        return min(limits, default=None)
     try:  # v1
         quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
         period = int((root / "cpu" / "cpu.cfs_period_us").read_text())

@@ -120,6 +120,10 @@ def test_cpu_quota_reads_cgroup_v2_and_v1(tmp_path):
     assert environment.cpu_quota(**cgroups(tmp_path / "b", v2="max 100000")) is None  # no limit
     # a JupyterHub user's own group, below the root
     assert environment.cpu_quota(**cgroups(tmp_path / "c", v2="200000 100000", own="/user.slice/u1")) == 2.0
+    # a limit on the group above binds too: the least of them
+    above = cgroups(tmp_path / "g", v2="300000 100000", own="/kubepods/pod1")
+    (above["root"] / "kubepods").joinpath("cpu.max").write_text("100000 100000\n")
+    assert environment.cpu_quota(**above) == 1.0
     assert environment.cpu_quota(**cgroups(tmp_path / "d", v1=("400000", "100000"))) == 4.0
     assert environment.cpu_quota(**cgroups(tmp_path / "e", v1=("-1", "100000"))) is None
     assert environment.cpu_quota(**cgroups(tmp_path / "f", v2="garbled")) is None
