@@ -39,7 +39,6 @@ from torch.profiler import profile
 from torch.utils.flop_counter import FlopCounterMode
 
 from s2st_helpers import speech_to_speech_translation_stream
-
 from s2st_helpers.audio import load_audio
 from s2st_helpers.fast.hifigan_stream import StreamingHifiGan
 from s2st_helpers.fast.speecht5_steps import FIRST_BLOCK, MAX_BLOCK, VOCODER_LAG

@@ -14,6 +14,8 @@ adds the one lever that changes the text: Whisper's encoder in bfloat16.
 * :mod:`.speecht5_steps`: SpeechT5's decoder loop written out, yielding audio in blocks.
 * :mod:`.speecht5_script`: on a CPU, that loop's int8 step as one TorchScript function,
   the same operations without Python between them.
+* :mod:`.whisper_script`: on a CPU, Whisper's beam step as one TorchScript function
+  likewise (both compiled through :mod:`.torchscript`).
 * :mod:`.half_weights`: on a CPU, Whisper's decoder weights read in float16, where
   they are float16 values (OpenAI's are): the same numbers in half the bytes.
 * :mod:`.hifigan_stream`: HiFi-GAN fed block by block, keeping its state, its

@@ -17,13 +17,13 @@ replays a CUDA graph).
 from __future__ import annotations
 
 import functools
-import warnings
 from typing import List  # TorchScript reads List[...] from the annotations
 
 import torch
 import torch.nn.functional as F
 
 from .speecht5_steps import EagerStep, prenet_keeps, step_calls
+from .torchscript import script
 
 SCRIPTED = True  # off: the eager step, as on a CPU without TorchScript
 LAYER_LINEARS = ("qkv", "out", "cross_query", "cross_out", "up", "down")  # LayerCalls' products, in _step's order
@@ -79,14 +79,8 @@ def _step(last: torch.Tensor, keeps: List[torch.Tensor], position: torch.Tensor,
 
 @functools.cache
 def scripted_step():
-    """``_step`` compiled by TorchScript, or None where it cannot be (no TorchScript,
-    no source files to read, no int8 kernels)."""
-    try:
-        with warnings.catch_warnings():  # "torch.jit.script is deprecated": see the module's docstring
-            warnings.simplefilter("ignore")
-            return torch.jit.script(_step)
-    except Exception:  # any failure to compile leaves the eager step, which gives the same speech
-        return None
+    """``_step`` compiled by TorchScript, or None where it cannot be (:func:`.torchscript.script`)."""
+    return script(_step)
 
 
 class ScriptedStep(EagerStep):
@@ -112,9 +106,9 @@ class ScriptedStep(EagerStep):
 
     def step(self, step: int) -> torch.Tensor:
         spectrum, self.stop = self.function(
-            self.last, prenet_keeps(self.prenet, step, self.last), self.positions[:, step - 1:step], self.speaker, self.packed_prenet, self.linears,
-            self.norms, self.decoder.keys, self.decoder.values, self.decoder.length, self.cross_keys,
-            self.cross_values, self.alpha, self.p, **self.options)
+            self.last, prenet_keeps(self.prenet, step, self.last), self.positions[:, step - 1:step], self.speaker,
+            self.packed_prenet, self.linears, self.norms, self.decoder.keys, self.decoder.values,
+            self.decoder.length, self.cross_keys, self.cross_values, self.alpha, self.p, **self.options)
         self.decoder.length += 1
         spectrum = spectrum.view(self.r, self.n_mels)
         self.last = spectrum[-1].view(1, 1, self.n_mels)

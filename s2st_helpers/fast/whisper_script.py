@@ -14,13 +14,13 @@ of ``torch.compile``; where TorchScript is missing or fails, the Python step of
 from __future__ import annotations
 
 import functools
-import warnings
 from typing import List, Optional  # TorchScript reads List[...] and Optional[...] from the annotations
 
 import torch
 import torch.nn.functional as F
 
 from .half_weights import half_linear
+from .torchscript import script
 
 SCRIPTED = True  # off: the Python step, as on a CPU without TorchScript
 LAYER_LINEARS = (("self_attn", "k_proj"), ("self_attn", "v_proj"), ("self_attn", "q_proj"), ("self_attn", "out_proj"),
@@ -83,29 +83,21 @@ def _step(tokens: torch.Tensor, embedding: torch.Tensor, position: torch.Tensor,
 
 @functools.cache
 def scripted_step():
-    """``_step`` compiled by TorchScript, or None where it cannot be."""
-    try:
-        with warnings.catch_warnings():  # "torch.jit.script is deprecated": see the module's docstring
-            warnings.simplefilter("ignore")
-            return torch.jit.script(_step)
-    except Exception:  # any failure to compile leaves the Python step, which gives the same logits
-        return None
+    """``_step`` compiled by TorchScript, or None where it cannot be (:func:`.torchscript.script`)."""
+    return script(_step)
 
 
 class ScriptedBeamStep:
     """The beam step of one window's decoder (a ``WhisperDecoderSteps``) as
     :func:`scripted_step`; call with the beams' tokens, their caches and the length."""
 
-    def __init__(self, steps, function):
+    def __init__(self, steps, function, linears: list, norms: list):
         decoder, layers = steps.decoder, steps.layers
-        linears = [_get(layer, path) for layer in layers for path in LAYER_LINEARS] + [steps.model.proj_out]
         self.function = function
         self.weights = [linear.weight for linear in linears]
         self.biases = [linear.bias for linear in linears]
         self.halves = [_half(linear) for linear in linears]
-        self.norms = [t for layer in layers for name in LAYER_NORMS
-                      for t in (getattr(layer, name).weight, getattr(layer, name).bias)]
-        self.norms += [decoder.layer_norm.weight, decoder.layer_norm.bias]
+        self.norms = [t for norm in norms for t in (norm.weight, norm.bias)]
         self.embedding, self.positions = decoder.embed_tokens.weight, decoder.embed_positions.weight
         self.cross_keys = [keys for keys, _ in steps.cross]
         self.cross_values = [values for _, values in steps.cross]
@@ -126,16 +118,23 @@ def scripted(steps) -> ScriptedBeamStep | None:
     model = steps.model
     if not SCRIPTED or steps.keys.device.type != "cpu" or model.training:
         return None
-    layers = steps.layers
-    norms = [getattr(layer, name) for layer in layers for name in LAYER_NORMS] + [steps.decoder.layer_norm]
-    linears = [_get(layer, path) for layer in layers for path in LAYER_LINEARS] + [model.proj_out]
+    layers, (linears, norms) = steps.layers, _parts(steps)
     if (any(type(linear) is not torch.nn.Linear for linear in linears)
             or any(getattr(layer.activation_fn, "act", None) is not F.gelu for layer in layers)
             or any(type(norm) is not torch.nn.LayerNorm for norm in norms) or len({n.eps for n in norms}) > 1
             or layers[0].self_attn.scaling != layers[-1].self_attn.scaling):
         return None
     function = scripted_step()
-    return None if function is None else ScriptedBeamStep(steps, function)
+    return None if function is None else ScriptedBeamStep(steps, function, linears, norms)
+
+
+def _parts(steps) -> tuple[list, list]:
+    """The step's linear layers and norms in ``_step``'s order: eight linear layers
+    per decoder layer (``LAYER_LINEARS``), then the output projection; three norms per
+    layer (``LAYER_NORMS``), then the decoder's last."""
+    linears = [_get(layer, path) for layer in steps.layers for path in LAYER_LINEARS] + [steps.model.proj_out]
+    norms = [getattr(layer, name) for layer in steps.layers for name in LAYER_NORMS] + [steps.decoder.layer_norm]
+    return linears, norms
 
 
 def _get(layer, path: tuple[str, ...]) -> torch.nn.Module:
