@@ -20,6 +20,9 @@ from s2st_helpers.samples import read_manifest
 from .conftest import SHARED_AUDIO
 
 pytestmark = pytest.mark.real
+# under pytest-xdist, the tests that read one cache below run on one worker, which makes it once
+SHARES_TIERS = pytest.mark.xdist_group("real-tiers")
+SHARES_GENERATE = pytest.mark.xdist_group("real-generate")
 
 
 def manifest():
@@ -69,6 +72,7 @@ def normalise(text: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"[^\w\s']", " ", text)).strip()
 
 
+@SHARES_TIERS
 def test_every_clip_gives_english_without_runaway(real):
     rows = []
     for row in manifest():
@@ -239,6 +243,7 @@ def test_cascade_contract_on_real_clip(real):
     print(f"{result.text!r}: {len(audio) / rate:.2f} s, timings {result.timings}")
 
 
+@SHARES_TIERS
 def test_fast_tier_gives_the_plain_tiers_text(real):
     """The encoder run once and the written-out greedy loop change nothing: every
     clip's text equals the plain tier's (the model call for the first step, then one
@@ -248,6 +253,7 @@ def test_fast_tier_gives_the_plain_tiers_text(real):
         assert (fast.text, fast.language) == (exact.text, exact.language), row["file"]
 
 
+@SHARES_TIERS
 def test_fastest_keeps_english_and_bleu(real):
     """``fastest`` (Whisper's encoder in bfloat16 where the CPU computes it natively)
     may change words, not quality: the same English checks as the default, no more
@@ -280,6 +286,7 @@ def test_fastest_keeps_english_and_bleu(real):
     assert scores["fastest"] >= scores["exact"]
 
 
+@SHARES_GENERATE
 @pytest.mark.parametrize("kind", ["eager", "fixed shape"])
 def test_written_out_beam_search_gives_generates_text(real, kind, monkeypatch, request):
     """Beam 5, first pass (temperature 0, the guard's token budget): the speed layer's
