@@ -280,8 +280,9 @@ def test_fastest_keeps_english_and_bleu(real):
     print(f"encoder in {dtype}; clips whose text differs: {differ}; BLEU {scores}")
     if dtype == torch.float32:
         assert not differ  # fastest is fast there
-    # 4 of 27 when measured (nl_002, nl_004, nl_012, pt_001): nl_004 falls back to
-    # sampling, which samples on the bfloat16 encoding too since it was written out
+    # 4 of 27 when measured (nl_002, nl_004, nl_012, pt_001 with AVX-512 BF16; es_001 in
+    # place of nl_012 with AMX): nl_004 falls back to sampling, which samples on the
+    # bfloat16 encoding too since it was written out
     assert len(differ) <= 4, differ
     assert scores["fastest"] >= scores["exact"]
 
