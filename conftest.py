@@ -20,7 +20,8 @@ def pytest_configure(config):
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config, items):
     """A notebook's cells share one kernel and run in order: under ``--dist loadgroup``
-    each notebook goes to one worker whole."""
+    each notebook goes to one worker whole. They are marked ``notebook`` too, so that
+    ``-m "real or notebook"`` runs them beside the real-model tier."""
     for item in items:
         if item.path.suffix == ".ipynb":
             item.add_marker(pytest.mark.xdist_group(item.path.stem))
