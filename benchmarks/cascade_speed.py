@@ -3,11 +3,13 @@
 The tutorial's code is notebook 03's own: its cells tagged "tutorial" (the ASR
 pipeline with its default beam 5, then SpeechT5's ``generate_speech`` with the
 vocoder, then the int16 conversion) run here as they stand. The workbook runs
-``speech_to_speech_translation_stream`` with the chosen preset. Same clip, same models, repetitions
+``speech_to_speech_translation_stream`` with the chosen preset, or with each of several
+presets (the tutorial then runs once for all of them). Same clip, same models, repetitions
 interleaved, medians reported: per-stage seconds, time to first audio, real-time
 factor, peak memory (each path in a fresh process) and the ratios.
 
     python benchmarks/cascade_speed.py --clip ../shared/audio/it_001.wav --maxlenratio 4
+    python benchmarks/cascade_speed.py --preset fast fastest   # one table per preset
     python benchmarks/cascade_speed.py --quality ../shared/audio   # text, BLEU, audio checks
 
 Models come from S2ST_ASR_MODEL, S2ST_TTS_MODEL and S2ST_VOCODER (default: the hub
@@ -118,24 +120,25 @@ def measure(args) -> dict:
     device = pick_device(args.device)
     waveform = load_audio(args.clip)
     paths = {"tutorial": Tutorial(device, args.maxlenratio),
-             "workbook": Workbook(device, args.maxlenratio, args.preset)}
+             **{preset: Workbook(device, args.maxlenratio, preset) for preset in args.presets}}
     for path in paths.values():  # warm-up: loading, first-call allocations
         path.run(waveform)
     runs = {name: [] for name in paths}
-    same_text = []
+    same_text = {preset: [] for preset in args.presets}
     for rep in range(args.reps):
         order = list(paths) if rep % 2 == 0 else list(paths)[::-1]
         for name in order:
             runs[name].append(paths[name].run(waveform))
-        same_text.append(paths["workbook"].synthesise_text(runs["tutorial"][-1]["text"]))
+        for preset in args.presets:
+            same_text[preset].append(paths[preset].synthesise_text(runs["tutorial"][-1]["text"]))
     return {"device": str(device), "clip": str(args.clip), "seconds": len(waveform) / SAMPLING_RATE,
-            "runs": runs, "workbook synthesise (tutorial's text)": same_text}
+            "presets": args.presets, "runs": runs, "synthesise, tutorial's text": same_text}
 
 
 def peak_memory(args, name: str) -> float:
     """Peak resident memory (MB) of a fresh process that loads one path and runs it
     once; on CUDA, peak allocated GPU memory instead."""
-    command = [sys.executable, __file__, "--memory-of", name, "--clip", str(args.clip), "--preset", args.preset]
+    command = [sys.executable, __file__, "--memory-of", name, "--clip", str(args.clip)]
     if args.maxlenratio is not None:
         command += ["--maxlenratio", str(args.maxlenratio)]
     if args.device:
@@ -148,7 +151,7 @@ def _memory_of(args):
     device = pick_device(args.device)
     waveform = load_audio(args.clip)
     path = (Tutorial(device, args.maxlenratio) if args.memory_of == "tutorial"
-            else Workbook(device, args.maxlenratio, args.preset))
+            else Workbook(device, args.maxlenratio, settings.preset(args.memory_of)))
     path.run(waveform)
     if device.type == "cuda":
         peak = torch.cuda.max_memory_allocated() / 2**20
@@ -170,20 +173,22 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (2**20 if sys.platform == "darwin" else 1024)
 
 
-def report(result: dict, memory: dict, args) -> str:
-    med = {name: {k: statistics.median(r[k] for r in runs) for k in ("translate", "synthesise", "first audio",
-                                                                     "total", "speech s")}
-           for name, runs in result["runs"].items()}
-    t, w = med["tutorial"], med["workbook"]
+def report(result: dict, memory: dict, args, preset: str) -> str:
+    """One preset's table: its runs against the tutorial's, and the targets."""
+    med = {name: {k: statistics.median(r[k] for r in result["runs"][name])
+                  for k in ("translate", "synthesise", "first audio", "total", "speech s")}
+           for name in ("tutorial", preset)}
+    t, w = med["tutorial"], med[preset]
+    memory = {"tutorial": memory["tutorial"], "workbook": memory[preset]} if memory else {}
     seconds = result["seconds"]
     cpu = cpu_name()
     lines = [f"clip {Path(result['clip']).name} ({seconds:.2f} s) | device {result['device']} "
-             f"({torch.get_num_threads()} threads, {cpu}) | preset {args.preset} | maxlenratio {args.maxlenratio}"
+             f"({torch.get_num_threads()} threads, {cpu}) | preset {preset} | maxlenratio {args.maxlenratio}"
              f" | {args.reps} interleaved reps, medians | torch {torch.__version__}",
              f"{'':34}{'tutorial':>10}{'workbook':>10}{'ratio':>8}"]
     for key in ("translate", "synthesise", "total"):
         lines.append(f"{key + ' (s)':34}{t[key]:10.3f}{w[key]:10.3f}{t[key] / w[key]:7.2f}x")
-    same = statistics.median(result["workbook synthesise (tutorial's text)"])
+    same = statistics.median(result["synthesise, tutorial's text"][preset])
     lines.append(f"{'synthesise, tutorial text (s)':34}{t['synthesise']:10.3f}{same:10.3f}"
                  f"{t['synthesise'] / same:7.2f}x")
     lines.append(f"{'first audio (s)':34}{t['first audio']:10.3f}{w['first audio']:10.3f}"
@@ -195,7 +200,7 @@ def report(result: dict, memory: dict, args) -> str:
         lines.append(f"{'peak ' + unit:34}{memory['tutorial']:10.0f}{memory['workbook']:10.0f}")
     lines.append(f"end to end: {t['total'] / w['total']:.2f}x faster | first audio at "
                  f"{w['first audio'] / t['total']:.2f} of the tutorial's total ({w['first audio'] * 1000:.0f} ms)")
-    said = result['runs']['tutorial'][-1]['text'].strip(), result['runs']['workbook'][-1]['text']
+    said = result['runs']['tutorial'][-1]['text'].strip(), result['runs'][preset][-1]['text']
     lines.append(f"tutorial says: {said[0]!r}")
     lines.append(f"workbook says: {said[1]!r}")
     lines += targets_table(t, w, same, memory, said[0] == said[1], result["device"])
@@ -224,7 +229,7 @@ def targets_table(t: dict, w: dict, same: float, memory: dict, same_sentence: bo
     return lines
 
 
-def quality(directory: str, clip: str, maxlenratio: float | None, preset: str = "fast") -> str:
+def quality(directory: str, clip: str, maxlenratio: float | None, presets=("fast",)) -> str:
     """The speed layer's text against the plain tier's, BLEU against references, and
     how far each preset's speech is from the tutorial's ``generate_speech``.
     ``fast`` must give the plain tier's text; ``fastest`` (which changes it) a BLEU
@@ -237,7 +242,7 @@ def quality(directory: str, clip: str, maxlenratio: float | None, preset: str = 
     ratio = 20.0 if maxlenratio is None else maxlenratio  # generate_speech's default
     rows = read_manifest(directory)
     tutorial = Tutorial(asr.device, ratio)
-    presets = ["exact", "fast"] + (["fastest"] if preset == "fastest" else [])
+    presets = ["exact", "fast"] + (["fastest"] if "fastest" in presets else [])
     names = {"exact": "plain tier (exact)", "fast": "speed layer (fast)", "fastest": "speed layer (fastest)"}
     texts = {"tutorial (beam 5)": [], **{names[p]: [] for p in presets}}
     for row in rows:
@@ -257,7 +262,7 @@ def quality(directory: str, clip: str, maxlenratio: float | None, preset: str = 
     for name, hyps in texts.items():
         scores[name] = bleu([hyps[i] for i in scored], refs)
         lines.append(f"BLEU, {len(scored)} clips with references, {name}: {scores[name]:.2f}")
-    if preset == "fastest":
+    if "fastest" in presets:
         met = scores[names["fastest"]] >= scores[names["exact"]]
         lines.append(f"fastest's BLEU no lower than the plain tier's: {'met' if met else 'NOT MET'}")
 
@@ -293,13 +298,14 @@ def main(argv=None):
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--maxlenratio", type=float, default=None)
     ap.add_argument("--device", default=None)
-    ap.add_argument("--preset", default=None)
+    ap.add_argument("--preset", nargs="+", default=[None], dest="presets", metavar="PRESET",
+                    help="one or more presets, each measured against the same runs of the tutorial")
     ap.add_argument("--no-memory", action="store_true", help="skip the two fresh-process memory runs")
     ap.add_argument("--quality", metavar="DIR", help="also check text, BLEU and audio on the clips in DIR")
     ap.add_argument("--json", metavar="FILE", help="write the raw timings here")
-    ap.add_argument("--memory-of", choices=("tutorial", "workbook"), help=argparse.SUPPRESS)
+    ap.add_argument("--memory-of", help=argparse.SUPPRESS)  # "tutorial" or a preset
     args = ap.parse_args(argv)
-    args.preset = settings.preset(args.preset)
+    args.presets = list(dict.fromkeys(settings.preset(p) for p in args.presets))
     if args.reps < 1:
         raise ValueError("--reps must be at least 1")
     if args.memory_of:
@@ -307,13 +313,14 @@ def main(argv=None):
     if args.device:
         os.environ["S2ST_DEVICE"] = args.device
     result = measure(args)
-    memory = {} if args.no_memory else {name: peak_memory(args, name) for name in ("tutorial", "workbook")}
-    print(report(result, memory, args), flush=True)
+    memory = {} if args.no_memory else {name: peak_memory(args, name) for name in ("tutorial", *args.presets)}
+    for preset in args.presets:
+        print(report(result, memory, args, preset), flush=True)
     if args.json:
-        Path(args.json).write_text(json.dumps({**result, "preset": args.preset, "maxlenratio": args.maxlenratio,
-                                               "memory": memory}, indent=1))
+        Path(args.json).write_text(json.dumps({**result, "maxlenratio": args.maxlenratio, "memory": memory},
+                                              indent=1))
     if args.quality:
-        print(quality(args.quality, args.clip, args.maxlenratio, args.preset))
+        print(quality(args.quality, args.clip, args.maxlenratio, args.presets))
 
 
 if __name__ == "__main__":

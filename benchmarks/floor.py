@@ -161,7 +161,7 @@ def kernels_report(kernels: dict, raw: dict) -> str:
     tutorial = statistics.median(r["total"] for r in raw["runs"]["tutorial"])
     groups = list(KERNELS)
     total = sum(kernels[g] for g in groups)
-    said = "" if kernels["text"] == raw["runs"]["workbook"][-1]["text"] else f" (it said {kernels['text']!r})"
+    said = "" if kernels["text"] == raw["runs"]["fast"][-1]["text"] else f" (it said {kernels['text']!r})"
     return "\n".join([
         f"PyTorch's kernels alone, in one profiled run of the cascade{said}: "
         + ", ".join(f"{g} {kernels[g]:.3f} s" for g in groups) + f"; total {total:.3f} s",
@@ -174,7 +174,7 @@ def kernels_report(kernels: dict, raw: dict) -> str:
 
 def report(raw: dict, rates: tuple[float, float], whisper: dict, speecht5: dict, frames: int) -> str:
     flops, read = rates
-    measured = {k: statistics.median(r[k] for r in raw["runs"]["workbook"]) for k in ("translate", "synthesise",
+    measured = {k: statistics.median(r[k] for r in raw["runs"]["fast"]) for k in ("translate", "synthesise",
                                                                                         "total")}
     tutorial = statistics.median(r["total"] for r in raw["runs"]["tutorial"])
     # (row, work, floor, measured): None measured is the stage's time less the rows timed alone
@@ -193,7 +193,7 @@ def report(raw: dict, rates: tuple[float, float], whisper: dict, speecht5: dict,
              speecht5["vocoder flops"] / flops, speecht5["vocoder s"])]}
     lines = [f"this machine: float32 products {flops / 1e9:.0f} GFLOP/s, memory reads {read / 1e9:.1f} GB/s "
              f"({torch.get_num_threads()} threads)",
-             f"the workbook said {raw['runs']['workbook'][-1]['text']!r}",
+             f"the workbook said {raw['runs']['fast'][-1]['text']!r}",
              f"{'stage':46}{'work':>16}{'floor (s)':>11}{'measured (s)':>14}"]
     floor_total = 0.0
     for stage, rows in stages.items():
@@ -217,9 +217,10 @@ def main(argv=None) -> None:
     parser.add_argument("timings", help="the JSON file written by cascade_speed.py --json")
     args = parser.parse_args(argv)
     raw = json.loads(open(args.timings, encoding="utf-8").read())
-    if raw.get("preset") != "fast":
-        raise ValueError(f"{args.timings}: floor.py takes the timings of preset fast, not {raw.get('preset')!r}")
-    last = raw["runs"]["workbook"][-1]
+    if "fast" not in raw.get("presets", []):
+        found = ", ".join(map(repr, raw.get("presets", []))) or "none"
+        raise ValueError(f"{args.timings}: floor.py takes the timings of preset fast, not {found}")
+    last = raw["runs"]["fast"][-1]
     text = last["text"]
     frames = round(last["speech s"] * 16000 / HOP)
     asr, tts = load_asr(), load_tts(preset="fast")

@@ -26,25 +26,33 @@ def roomy_tts(tiny, tmp_path, monkeypatch):
 
 
 def test_benchmark_prints_both_paths(tiny, tmp_path, monkeypatch):
+    """Two presets in one run: a table each against the same runs of the tutorial, a
+    fresh process's memory for each path, and the quality checks of both."""
     roomy_tts(tiny, tmp_path, monkeypatch)
     raw = tmp_path / "raw.json"
     run = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "cascade_speed.py"), "--reps", "2", "--maxlenratio", "2",
-         "--clip", str(SAMPLES / "it_001.wav"), "--json", str(raw), "--quality", str(SAMPLES)],
+         "--clip", str(SAMPLES / "it_001.wav"), "--json", str(raw), "--quality", str(SAMPLES),
+         "--preset", "fast", "fastest"],
         capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     out = run.stdout
     for line in ("translate (s)", "first audio (s)", "peak RSS MB", "end to end:", "tutorial says:",
                  "speed layer (fast): text identical to the plain tier's on 8/8 clips", "BLEU, 7 clips",
+                 "speed layer (fastest): text identical to the plain tier's on",
+                 "BLEU, 7 clips with references, speed layer (fastest)", "fastest's BLEU no lower than the plain tier's",
                  "exact preset vs generate_speech", "fast preset vs generate_speech", "targets (CPU, cpu):",
                  "end to end, tutorial / workbook", "synthesis of the same sentence", "first audio / tutorial's total",
                  "peak memory, workbook / tutorial", "both say the same sentence"):
         assert line in out, out
-    assert "fastest" not in out
+    tables = out.split("\nclip ")
+    assert len(tables) == 2 and "| preset fast |" in tables[0] and "| preset fastest |" in tables[1], out
+    assert all(table.count("both say the same sentence") == 1 for table in tables)
     result = json.loads(raw.read_text())
-    assert [len(result["runs"][k]) for k in ("tutorial", "workbook")] == [2, 2]
-    assert all(r["first audio"] <= r["total"] for r in result["runs"]["workbook"])
-    assert set(result["memory"]) == {"tutorial", "workbook"} and min(result["memory"].values()) > 50
+    assert result["presets"] == ["fast", "fastest"]
+    assert {k: len(v) for k, v in result["runs"].items()} == {"tutorial": 2, "fast": 2, "fastest": 2}
+    assert all(r["first audio"] <= r["total"] for r in result["runs"]["fast"] + result["runs"]["fastest"])
+    assert set(result["memory"]) == {"tutorial", "fast", "fastest"} and min(result["memory"].values()) > 50
 
     floor = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "floor.py"), str(raw)],
                            capture_output=True, text=True, timeout=600)
@@ -65,18 +73,16 @@ def test_benchmark_prints_both_paths(tiny, tmp_path, monkeypatch):
     assert 0 < total < wall and "x at most with them" in floor.stdout, floor.stdout
 
 
-def test_benchmark_of_fastest_checks_its_bleu(tiny, tmp_path, monkeypatch):
+def test_floor_refuses_timings_without_fast(tiny, tmp_path, monkeypatch):
     roomy_tts(tiny, tmp_path, monkeypatch)
     run = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "cascade_speed.py"), "--reps", "1", "--maxlenratio", "2",
-         "--clip", str(SAMPLES / "it_001.wav"), "--no-memory", "--preset", "fastest", "--quality", str(SAMPLES),
+         "--clip", str(SAMPLES / "it_001.wav"), "--no-memory", "--preset", "fastest",
          "--json", str(tmp_path / "raw.json")],
         capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     out = run.stdout
-    for line in ("preset fastest", "speed layer (fastest): text identical to the plain tier's on",
-                 "BLEU, 7 clips with references, speed layer (fastest)", "fastest's BLEU no lower than the plain tier's"):
-        assert line in out, out
+    assert "| preset fastest |" in out and "| preset fast |" not in out and "BLEU" not in out, out
     assert "peak memory, workbook / tutorial" not in out
     # fastest's bfloat16 stages can go under fast's floors: floor.py refuses its timings
     floor = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "floor.py"), str(tmp_path / "raw.json")],
