@@ -216,9 +216,10 @@ def main(argv=None) -> None:
     parser.add_argument("--maxlenratio", type=float, default=None, help="SpeechT5 length cap")
     parser.add_argument("--stream", action="store_true", help="play the speech while it is being made")
     args = parser.parse_args(argv)
-    from .environment import OFFLINE_NOTE, offline_if_unreachable, quiet_logs
+    from .environment import OFFLINE_NOTE, fit_threads, offline_if_unreachable, quiet_logs
 
     quiet_logs()
+    fit_threads()  # a container's CPU limit, not the machine's cores
     if offline_if_unreachable():
         print(OFFLINE_NOTE, flush=True)
     options = {} if args.maxlenratio is None else {"maxlenratio": args.maxlenratio}

@@ -270,3 +270,33 @@ def test_streaming_without_ffmpeg_falls_back_with_a_note(tiny, monkeypatch):
     assert players and not any(p.streaming for p in players)
     notes = [b.value for b in app.blocks.values() if isinstance(b, gr.Markdown)]
     assert any(demo.NO_FFMPEG in str(n) for n in notes)
+
+
+def test_command_line_fits_threads_and_passes_its_options(monkeypatch, capsys):
+    """``python3 -m s2st_helpers.demo``: a container's CPU limit is applied before any
+    model runs (as ``setup()`` and the translation command line do), and the options
+    reach the app and the server."""
+    from s2st_helpers import demo, environment
+
+    calls = []
+
+    class Served:
+        local_url = "http://127.0.0.1:7999/"
+
+        def block_thread(self):
+            calls.append("served")
+
+        def close(self):
+            calls.append("closed")
+
+    monkeypatch.setattr(environment, "fit_threads", lambda: calls.append("fit threads"))
+    monkeypatch.setattr(environment, "offline_if_unreachable", lambda: False)
+    monkeypatch.setattr(demo, "build_demo", lambda **kw: calls.append(("app", kw)) or "app")
+    monkeypatch.setattr(demo, "launch", lambda app, **kw: calls.append(("launch", app, kw)) or Served())
+    demo.main(["--port", "7999", "--concurrency", "3", "--maxlenratio", "4", "--stream"])
+    assert calls[0] == "fit threads"
+    assert calls[1] == ("app", {"synthesis_options": {"maxlenratio": 4.0}, "concurrency_limit": 3, "streaming": True})
+    assert calls[2][:2] == ("launch", "app")
+    assert {k: calls[2][2][k] for k in ("server_name", "server_port", "share")} == {
+        "server_name": "127.0.0.1", "server_port": 7999, "share": False}
+    assert calls[3:] == ["served", "closed"] and "Serving on http://127.0.0.1:7999/" in capsys.readouterr().out
