@@ -3,7 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
-# torch first and pinned: an unpinned torch on Linux pulls a 5 GB CUDA build
+# torch first, the tested version, unless one is installed already (a CPU build from
+# PyTorch's own index, say: PyPI's Linux build brings the CUDA libraries; README)
 if ! "$PY" -c "import torch" 2>/dev/null; then
   "$PY" -m pip install --quiet "torch==2.13.0"
 fi
