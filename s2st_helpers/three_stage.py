@@ -223,21 +223,33 @@ def design_table(runs: list[DesignRun]):
     return pd.DataFrame(rows).set_index("design").round(2)
 
 
+#: languages written without spaces between words
+UNSPACED = {"zh", "ja", "yue", "th", "lo", "my", "km"}
+
+
 def propagation_table(runs: list[DesignRun]):
     """Per clip: how wrong Whisper's transcript was (character error rate against the
     reference transcript) beside the chrF of each design's English, worst transcript
-    first. Where the transcript is wrong, does the three-stage English suffer more?"""
+    first. Where the transcript is wrong, does the three-stage English suffer more?
+
+    Case and punctuation are left out of the CER (Whisper's own multilingual
+    normaliser on both sides): a reference written without a final full stop is not
+    an error of Whisper's."""
     import jiwer
     import pandas as pd
+    from transformers.models.whisper.english_normalizer import BasicTextNormalizer
 
     from .evaluation import chrf
 
+    normalise = BasicTextNormalizer()
     by_clip: dict[str, dict] = {}
     for r in runs:
         row = by_clip.setdefault(r.clip, {"clip": r.clip, "language": r.language})
         row[f"chrF {r.design}"] = chrf([r.text], [r.reference])
         if r.transcript is not None:
-            heard, said = r.transcript.strip(), r.reference_transcript.strip()
+            heard, said = (" ".join(normalise(t).split()) for t in (r.transcript, r.reference_transcript))
+            if r.language in UNSPACED:  # the normaliser puts a space where punctuation was
+                heard, said = heard.replace(" ", ""), said.replace(" ", "")
             row["transcript CER"] = jiwer.cer(said, heard) if said and heard else 1.0
             row["transcript"], row["reference transcript"] = r.transcript, r.reference_transcript
     table = pd.DataFrame(list(by_clip.values())).set_index("clip")

@@ -262,6 +262,22 @@ def test_compare_designs_tables(tiny, monkeypatch):
     assert len(propagation) == 2 and propagation["transcript"].notna().all()
 
 
+def test_transcript_cer_leaves_out_case_and_punctuation():
+    """A transcript that differs from the reference only in capitals and punctuation
+    is right; one wrong word still counts."""
+    def run(clip, transcript, reference):
+        return three_stage.DesignRun(clip=clip, language=clip[:2], design="three-stage", text="x",
+                                     transcript=transcript, reference_transcript=reference, reference="x", timings={})
+
+    table = three_stage.propagation_table([
+        run("it_001.wav", "Dal passo si sale alla vetta, lungo la cresta sud.",
+            "dal passo si sale alla vetta lungo la cresta sud"),
+        run("ru_001.wav", "Он был здесь.", "он был там"),
+        run("zh_001.wav", "我们在这里，好吗？", "我们在这里好吗")])  # no space where the comma was
+    assert table.loc["it_001.wav", "transcript CER"] == 0 and table.loc["zh_001.wav", "transcript CER"] == 0
+    assert table.loc["ru_001.wav", "transcript CER"] > 0 and table.index[0] == "ru_001.wav"
+
+
 def test_a_clip_the_text_model_cannot_read_counts_as_empty(tiny, monkeypatch):
     from s2st_helpers.evaluation import load_eval_set
 
