@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import re
 import time
 
 import numpy as np
@@ -47,8 +48,25 @@ def run(fn, *args, **kwargs):
         return None
     from IPython.display import Code, display
 
-    display(Code(inspect.getsource(fn), language="python"))
+    display(Code(shown_source(fn), language="python"))
     return fn(*args, **kwargs)
+
+
+#: the module's own imports, as a learner's cell needs them: (name used, import line)
+_IMPORTS = {"np": "import numpy as np", "os": "import os", "time": "import time",
+            "settings": "from s2st_helpers import settings"}
+
+
+def shown_source(fn) -> str:
+    """``fn``'s code as a learner can paste it into a cell and run: the package's
+    imports written out in full (``from s2st_helpers.cascade import ...``), the
+    module-level imports it uses put first, and the ``@solution`` switch left out."""
+    source = inspect.getsource(inspect.unwrap(fn))
+    code = "\n".join(line for line in source.splitlines() if line.strip() != "@solution")
+    code = re.sub(r"^(\s*)from \.(\w*) import",
+                  lambda m: f"{m[1]}from s2st_helpers{'.' + m[2] if m[2] else ''} import", code, flags=re.M)
+    header = [line for name, line in _IMPORTS.items() if re.search(rf"(?<![\w.]){name}\.", code)]
+    return "\n".join(header + [""] * bool(header) + [code]) + "\n"
 
 
 @solution

@@ -81,6 +81,34 @@ def test_run_shows_the_code_then_answers(capsys, monkeypatch):
     assert "hidden" in capsys.readouterr().out
 
 
+def test_every_solution_shown_runs_as_pasted():
+    """The code a solution shows can be pasted into a fresh cell: no relative import,
+    no decorator from the module, and every global name it reads is a builtin or
+    imported in the code shown (checked on the compiled function, not the text)."""
+    import builtins
+    import dis
+
+    shown = {name: solutions.shown_source(fn) for name, fn in vars(solutions).items()
+             if callable(fn) and getattr(fn, "__wrapped__", None) is not None and fn.__module__ == solutions.__name__}
+    assert len(shown) >= 15
+    for name, code in shown.items():
+        assert "from ." not in code and "@solution" not in code, code
+        cell: dict = {}
+        exec(compile(code, f"<{name}>", "exec"), cell)  # the imports at its top run here
+        fn = cell[name]
+        codes, read = [fn.__code__], set()
+        while codes:  # the function's own code and any nested in it (comprehensions, lambdas)
+            c = codes.pop()
+            read |= {i.argval for i in dis.get_instructions(c) if i.opname == "LOAD_GLOBAL"}
+            codes += [k for k in c.co_consts if hasattr(k, "co_code")]
+        missing = {n for n in read if n not in cell and not hasattr(builtins, n)}
+        imported = set()
+        for line in code.splitlines():  # names a function imports inside itself count as defined
+            if line.strip().startswith(("from ", "import ")):
+                imported |= {part.split(" as ")[-1].strip() for part in line.split(" import ")[-1].split(",")}
+        assert not missing - imported, (name, missing - imported)
+
+
 def test_every_exercise_checks_itself_and_has_a_solution():
     """Each numbered exercise in a notebook has its check cell and its solution cell,
     and the exercises module holds as many exercises as the notebook asks."""
