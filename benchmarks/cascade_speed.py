@@ -300,7 +300,8 @@ def main(argv=None):
     ap.add_argument("--device", default=None)
     ap.add_argument("--preset", nargs="+", default=[None], dest="presets", metavar="PRESET",
                     help="one or more presets, each measured against the same runs of the tutorial")
-    ap.add_argument("--no-memory", action="store_true", help="skip the fresh-process memory runs (the tutorial, each preset)")
+    ap.add_argument("--no-memory", action="store_true",
+                    help="skip the fresh-process memory runs (the tutorial, each preset)")
     ap.add_argument("--quality", metavar="DIR", help="also check text, BLEU and audio on the clips in DIR")
     ap.add_argument("--json", metavar="FILE", help="write the raw timings here")
     ap.add_argument("--memory-of", help=argparse.SUPPRESS)  # "tutorial" or a preset

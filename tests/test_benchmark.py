@@ -40,7 +40,8 @@ def test_benchmark_prints_both_paths(tiny, tmp_path, monkeypatch):
     for line in ("translate (s)", "first audio (s)", "peak RSS MB", "end to end:", "tutorial says:",
                  "speed layer (fast): text identical to the plain tier's on 8/8 clips", "BLEU, 7 clips",
                  "speed layer (fastest): text identical to the plain tier's on",
-                 "BLEU, 7 clips with references, speed layer (fastest)", "fastest's BLEU no lower than the plain tier's",
+                 "BLEU, 7 clips with references, speed layer (fastest)",
+                 "fastest's BLEU no lower than the plain tier's",
                  "exact preset vs generate_speech", "fast preset vs generate_speech", "targets (CPU, cpu):",
                  "end to end, tutorial / workbook", "synthesis of the same sentence", "first audio / tutorial's total",
                  "peak memory, workbook / tutorial", "both say the same sentence"):
