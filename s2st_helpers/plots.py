@@ -63,16 +63,25 @@ def speaker_map(names: list[str], vectors: np.ndarray, title: str = "x-vectors, 
 
 
 def latency_chart(timings: dict, audio_seconds: float | None = None):
-    """Horizontal bars of per-stage seconds; marks when the first audio was ready and
-    the input's duration, if given."""
+    """The stages on a timeline, each bar from when it started to when it ended; marks
+    when the first audio was ready and the input's duration, if given. Stages that ran
+    one after the other (their seconds add up to no more than the total) are laid end
+    to end; stages that overlapped (a long recording, translated while it is spoken)
+    are each drawn from 0, and the title says so."""
     stages = [k for k in timings if k not in ("total", "first audio")]
+    seconds = [timings[k] for k in stages]
+    total = timings.get("total", sum(seconds))
+    in_turn = sum(seconds) <= total * 1.01
+    starts = np.concatenate([[0.0], np.cumsum(seconds)[:-1]]) if in_turn else np.zeros(len(stages))
     fig, ax = plt.subplots(figsize=(7, 2.5), constrained_layout=True)
-    ax.barh(stages, [timings[k] for k in stages], color=["tab:blue", "tab:orange", "tab:green"][: len(stages)])
+    ax.barh(stages, seconds, left=starts, color=["tab:blue", "tab:orange", "tab:green"][: len(stages)])
+    ax.invert_yaxis()  # the first stage on top, as on a timeline
     if "first audio" in timings:
         ax.axvline(timings["first audio"], color="tab:red", label=f"first audio at {timings['first audio']:.2f} s")
     if audio_seconds:
         ax.axvline(audio_seconds, color="grey", linestyle="--", label=f"input length {audio_seconds:.1f} s")
     if "first audio" in timings or audio_seconds:
-        ax.legend(loc="lower right")
-    ax.set(xlabel="seconds", title=f"per-stage latency (total {timings.get('total', sum(timings.values())):.2f} s)")
+        ax.legend(loc="upper right")  # beside the first stage, which ends first
+    overlap = "" if in_turn else "; the stages overlapped"
+    ax.set(xlabel="seconds from the start", title=f"when each stage ran (total {total:.2f} s{overlap})")
     return fig

@@ -21,6 +21,19 @@ def test_figures(speech):
     assert plots.latency_chart({"translate": 1.0, "synthesise": 2.0, "total": 3.0}, 4.0).axes
 
 
+def test_latency_chart_is_a_timeline():
+    """Stages run in turn are laid end to end (synthesis starts when translation ends);
+    overlapping ones each start at 0, and the title says they overlapped."""
+    def bars(timings):
+        ax = plots.latency_chart(timings).axes[0]
+        return [(round(p.get_x(), 3), round(p.get_width(), 3)) for p in ax.patches], ax.get_title()
+
+    spans, title = bars({"translate": 1.0, "synthesise": 2.0, "first audio": 1.3, "total": 3.0})
+    assert spans == [(0.0, 1.0), (1.0, 2.0)] and "overlapped" not in title and "total 3.00 s" in title
+    spans, title = bars({"translate": 60.0, "synthesise": 30.0, "first audio": 4.0, "total": 62.0})
+    assert spans == [(0.0, 60.0), (0.0, 30.0)] and "overlapped" in title
+
+
 def test_int16_waveform_is_scaled(speech):
     fig = plots.waveform_and_spectrogram((speech * 32767).astype(np.int16))
     assert np.abs(fig.axes[0].lines[0].get_ydata()).max() <= 1.0
