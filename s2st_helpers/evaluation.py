@@ -124,8 +124,8 @@ def latency_table(runs: list[Run]):
              **{f"{k} s": v for k, v in r.timings.items()}, "RTF": r.rtf} for r in runs]
     table = pd.DataFrame(rows).set_index("clip")
     table.loc["mean"] = table.mean(numeric_only=True)
+    table.loc["mean", "language"] = ""  # a mean of languages is no language: blank, not NaN
     return table.round(2)
-
 
 
 def snr_db(x, reference) -> float:

@@ -33,6 +33,7 @@ def test_run_scores_and_table(tiny):
     assert result["clips"] == 2 and 0 <= result["BLEU"] <= 100 and 0 <= result["chrF"] <= 100
     table = evaluation.latency_table(runs)
     assert list(table.index) == ["de_001.wav", "fr_001.wav", "mean"] and "RTF" in table
+    assert table.loc["mean", "language"] == "" and not table.isna().any().any()
 
 
 def test_scores_need_references():
