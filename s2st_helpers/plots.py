@@ -81,7 +81,7 @@ def latency_chart(timings: dict, audio_seconds: float | None = None):
     if audio_seconds:
         ax.axvline(audio_seconds, color="grey", linestyle="--", label=f"input length {audio_seconds:.1f} s")
     if "first audio" in timings or audio_seconds:
-        ax.legend(loc="upper right")  # beside the first stage, which ends first
+        ax.legend(loc="upper right")  # stages in turn leave that corner empty
     overlap = "" if in_turn else "; the stages overlapped"
     ax.set(xlabel="seconds from the start", title=f"when each stage ran (total {total:.2f} s{overlap})")
     return fig
